@@ -95,6 +95,10 @@ static void set_value(const swb_opts_spec *spec, const swb_opt *o, const char *v
 	}
 }
 
+/* Copies of list-valued environment variables; list items point into them. */
+static char *env_copies[16];
+static size_t n_env_copies;
+
 static void apply_env(const swb_opts_spec *spec)
 {
 	for (const swb_opt *o = spec->opts; o->name; o++) {
@@ -106,11 +110,11 @@ static void apply_env(const swb_opts_spec *spec)
 			continue;
 		}
 		char *copy = strdup(v), *save = NULL;
-		if (!copy)
+		if (!copy || n_env_copies == sizeof(env_copies) / sizeof(env_copies[0]))
 			exit(1);
+		env_copies[n_env_copies++] = copy;
 		for (char *tok = strtok_r(copy, ", \t\n", &save); tok; tok = strtok_r(NULL, ", \t\n", &save))
 			set_value(spec, o, tok, o->env);
-		/* copy stays allocated: list items point into it. */
 	}
 }
 
@@ -164,4 +168,19 @@ int swb_opts_parse(const swb_opts_spec *spec, int argc, char **argv)
 		set_value(spec, o, v, from);
 	}
 	return i;
+}
+
+void swb_opts_release(const swb_opts_spec *spec)
+{
+	for (const swb_opt *o = spec->opts; o->name; o++) {
+		if (o->type != SWB_OPT_LIST)
+			continue;
+		swb_strlist *l = o->target;
+		free(l->items);
+		l->items = NULL;
+		l->n = 0;
+	}
+	for (size_t i = 0; i < n_env_copies; i++)
+		free(env_copies[i]);
+	n_env_copies = 0;
 }

@@ -50,5 +50,8 @@ int swb_opts_parse(const swb_opts_spec *spec, int argc, char **argv);
 void swb_opts_usage_error(const swb_opts_spec *spec, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 void swb_strlist_push(swb_strlist *l, const char *s);
+/* Free what parsing allocated (list arrays, copies of list env values).
+ * Call once at exit, after the last use of any parsed string. */
+void swb_opts_release(const swb_opts_spec *spec);
 
 #endif
