@@ -1,0 +1,45 @@
+'use strict';
+/* wait.js: bounded waiting for conditions. Tests never sleep in place of a
+ * condition: they poll the condition until it holds or a deadline passes,
+ * and the error says what was being waited for. */
+
+const { setTimeout: delay } = require('node:timers/promises');
+
+/* Polls cond() (sync or async) every `interval` ms until it returns a truthy
+ * value, which is returned. A cond that throws counts as "not yet"; its last
+ * error is quoted when the timeout expires. */
+async function waitFor(cond, { timeout = 10000, interval = 25, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let lastErr = null;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v;
+      lastErr = null;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() >= deadline) {
+      const why = lastErr ? ` (last error: ${lastErr.message || lastErr})` : '';
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}${why}`);
+    }
+    await delay(interval);
+  }
+}
+
+/* Resolves when `emitter` emits `event`, rejects after `timeout` ms. */
+function once(emitter, event, { timeout = 10000, what } = {}) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      emitter.removeListener(event, on);
+      reject(new Error(`timed out after ${timeout} ms waiting for ${what || event}`));
+    }, timeout);
+    function on(...args) {
+      clearTimeout(t);
+      resolve(args);
+    }
+    emitter.once(event, on);
+  });
+}
+
+module.exports = { waitFor, once, delay };
