@@ -28,6 +28,7 @@ const { waitFor } = require('./wait');
 const { redisCommand, clientList } = require('./resp');
 const { PusherClient, RawWs } = require('./pusher_ws');
 const api = require('./http_api');
+const { uniqueId } = require('./ids');
 
 const BIN_DIR = path.resolve(process.env.SWB_BIN_DIR || path.join(__dirname, '..', '..', 'build', 'bin'));
 const bin = (name) => path.join(BIN_DIR, name);
@@ -424,10 +425,6 @@ class Cluster {
     }
   }
 }
-
-/* Unique ids in event data, so every delivery can be counted. */
-let seq = 0;
-function uniqueId(prefix = 'e') { return `${prefix}-${process.pid}-${Date.now()}-${++seq}`; }
 
 module.exports = {
   Cluster, Proc, BIN_DIR, bin, freePort, uniqueId, waitFor,

@@ -21,6 +21,7 @@ class PusherClient {
     this.error = null;
     this.socketId = null;
     this.activityTimeout = null;
+    this.autoPong = true;
     this.ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
     this.ws.on('message', (data, isBinary) => {
       const s = data.toString('utf8');
@@ -29,6 +30,8 @@ class PusherClient {
       try { m = JSON.parse(s); } catch (e) { m = { event: '__unparsable__', data: s }; }
       if (isBinary) m = { event: '__binary__', data: s };
       this.messages.push(m);
+      /* Like pusher-js: answer the server's JSON ping. */
+      if (m && m.event === 'pusher:ping' && this.autoPong) this.send({ event: 'pusher:pong', data: {} });
     });
     this.ws.on('close', (code, reason) => {
       this.closeInfo = { code, reason: reason.toString('utf8') };

@@ -57,6 +57,10 @@ function parse(buf, off) {
   }
 }
 
+/* Every connection of this client is named so, which lets tests tell
+ * their own connections apart in CLIENT LIST. */
+const TEST_CLIENT_NAME = 'swbtest-harness';
+
 /* redisCommand('redis://127.0.0.1:6379', ['CLIENT', 'LIST']) -> reply.
  * Rejects on connection errors, timeouts and Redis error replies. */
 function redisCommand(url, args, { timeout = 3000 } = {}) {
@@ -73,11 +77,15 @@ function redisCommand(url, args, { timeout = 3000 } = {}) {
       if (err) reject(err); else resolve(val);
     };
     const timer = setTimeout(() => finish(new Error(`redis ${args[0]} timed out`)), timeout);
-    sock.on('connect', () => sock.write(encode(args)));
+    sock.on('connect', () => sock.write(Buffer.concat([
+      encode(['CLIENT', 'SETNAME', TEST_CLIENT_NAME]), encode(args)])));
     sock.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
       let r;
-      try { r = parse(buf, 0); } catch (e) { finish(e); return; }
+      try {
+        const first = parse(buf, 0); /* the SETNAME reply */
+        r = first && parse(buf, first.off);
+      } catch (e) { finish(e); return; }
       if (!r) return;
       if (r.value instanceof Error) finish(new Error(`redis ${args.join(' ')}: ${r.value.message}`));
       else finish(null, r.value);
@@ -100,4 +108,4 @@ async function clientList(url) {
   });
 }
 
-module.exports = { redisCommand, clientList, parseUrl };
+module.exports = { redisCommand, clientList, parseUrl, TEST_CLIENT_NAME };
