@@ -1,0 +1,158 @@
+/* bridge.h: the swb-bridge daemon's shared state and the calls its modules
+ * make on each other. One swb_bridge per process, owned by main.c. Every
+ * field is touched only from the libuv loop thread, except the pipe-event
+ * queue (mutex-protected, filled by NNG threads).
+ *
+ * Modules: edges.c (NNG endpoint + edge registry), publish.c (publish
+ * requests, delivery to edges), interest.c (interest table), redis.c (the
+ * two Redis connections), redis_uv.c (hiredis adapter), sub_reply.c (reply
+ * validation), control.c + status.c (control socket), ratelog.c. */
+#ifndef SWB_BRIDGE_H
+#define SWB_BRIDGE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <async.h>
+#include <hiredis.h>
+#include <nng/nng.h>
+#include <uthash.h>
+#include <uv.h>
+
+#include "interest.h"
+#include "redis_url.h"
+
+struct Swb__PublishRequest;
+struct Swb__BridgeMsg;
+
+/* Rate-limited logging: at most one line per reason every 10 s. */
+typedef struct swb_bridge_ratelog {
+	uint64_t last_ms;
+	uint64_t suppressed;
+} swb_bridge_ratelog;
+void swb_bridge_ratelog_emit(swb_bridge_ratelog *rl, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Drop / garbage counters, shown by `swbctl status` under "counters". */
+typedef struct swb_bridge_counters {
+	uint64_t edge_bad_msg;      /* undecodable EdgeMsg / unset oneof */
+	uint64_t edge_bad_name;     /* invalid app / channel / event name */
+	uint64_t edge_unknown;      /* message before Hello */
+	uint64_t edge_send_drops;   /* bridge -> edge queue full */
+	uint64_t redis_bad_reply;   /* unexpected reply on the subscribe connection */
+	uint64_t redis_bad_payload; /* message that is no Envelope / wrong channel */
+	uint64_t redis_no_interest; /* message for a channel no edge wants */
+	uint64_t publish_ok;        /* envelopes accepted */
+	uint64_t publish_failed;    /* envelopes refused (Redis down / error) */
+	uint64_t publish_overload;  /* requests refused: too many in flight */
+	uint64_t delivered;         /* deliveries sent to edges */
+	uint64_t control_bad;       /* bad control requests */
+} swb_bridge_counters;
+
+typedef struct swb_bridge_edge {
+	uint32_t pipe_id;  /* hash key */
+	nng_pipe pipe;
+	uint32_t pid, proto_version;
+	char edge_id[65];
+	char listen[129];
+	uint64_t connected_ms;
+	/* last EdgeStats */
+	uint32_t connections, channels;
+	uint64_t messages_in, messages_out, slow_disconnects, uptime_ms;
+	UT_hash_handle hh;
+} swb_bridge_edge;
+
+enum swb_bridge_rconn_state { SWB_RCONN_DOWN = 0, SWB_RCONN_CONNECTING, SWB_RCONN_UP };
+
+/* One Redis connection ("cmd" or "sub") and its reconnect timer. */
+typedef struct swb_bridge_rconn {
+	struct swb_bridge *b;
+	const char *role;       /* "cmd" / "sub" */
+	redisAsyncContext *ac;  /* owned by hiredis; NULL when down */
+	int state;              /* enum swb_bridge_rconn_state */
+	uv_timer_t timer;       /* connect timeout / reconnect backoff */
+	uint64_t backoff_ms;
+	bool lost_logged;       /* one warning per outage */
+	bool ever_up;           /* a later connect counts as a reconnect */
+} swb_bridge_rconn;
+
+typedef struct swb_bridge {
+	uv_loop_t *loop;
+	/* configuration (strings live as long as the process) */
+	const char *runtime_dir, *host_id, *prefix, *redis_url_str;
+	swb_bridge_redis_url url;
+	char bridge_path[512], control_path[512];
+	uint64_t start_ms, next_seq;
+
+	/* edges.c */
+	nng_socket edge_sock;
+	bool edge_open;
+	uv_poll_t edge_poll;
+	uv_async_t pipe_async;
+	pthread_mutex_t pipe_mu;
+	uint32_t *gone_pipes; /* queue filled by NNG threads, under pipe_mu */
+	size_t ngone, gone_cap;
+	bool pipes_closing;   /* under pipe_mu: stop signalling the loop */
+	swb_bridge_edge *edges;
+
+	swb_bridge_interest interest;
+
+	/* redis.c */
+	swb_bridge_rconn cmd, sub;
+	uint64_t reconnects;
+	bool redis_inited, redis_stopping;
+	size_t inflight; /* PUBLISH commands awaiting a reply */
+	char probe[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+
+	/* control.c */
+	nng_socket ctl_sock;
+	bool ctl_open;
+	uv_poll_t ctl_poll;
+
+	swb_bridge_counters cnt;
+	swb_bridge_ratelog rl_edge, rl_redis, rl_send, rl_ctl;
+} swb_bridge;
+
+#define SWB_BRIDGE_MAX_INFLIGHT 100000
+
+/* edges.c */
+int swb_bridge_edges_init(swb_bridge *b);
+void swb_bridge_edges_fini(swb_bridge *b);
+/* Send m to one edge (takes ownership of m in every case). */
+void swb_bridge_edges_send(swb_bridge *b, uint32_t pipe_id, nng_msg *m);
+size_t swb_bridge_edges_count(const swb_bridge *b);
+/* Pack bm into a new NNG message (NULL on allocation failure). */
+nng_msg *swb_bridge_pack(const struct Swb__BridgeMsg *bm);
+
+/* publish.c */
+void swb_bridge_publish(swb_bridge *b, uint32_t pipe_id, struct Swb__PublishRequest *req);
+void swb_bridge_send_ack(swb_bridge *b, uint32_t pipe_id, uint64_t request_id, bool ok, const char *error);
+/* Deliver a packed Envelope that arrived on Redis channel `name` to every
+ * interested edge. Validates the payload against the channel. */
+void swb_bridge_deliver(swb_bridge *b, const char *name, size_t name_len, const uint8_t *payload,
+			size_t len);
+
+/* redis.c */
+int swb_bridge_redis_init(swb_bridge *b);
+void swb_bridge_redis_fini(swb_bridge *b);
+/* interest-table `changed` handler: (un)subscribe / release ch. */
+void swb_bridge_redis_chan_changed(void *ctx, swb_bridge_chan *ch);
+bool swb_bridge_redis_cmd_up(const swb_bridge *b);
+/* Queue PUBLISH name payload on the cmd connection; fn gets the reply
+ * (NULL on failure) with privdata. Returns 0 or -1 (not queued). */
+int swb_bridge_redis_publish(swb_bridge *b, const char *name, size_t name_len, const uint8_t *payload,
+			     size_t len, redisCallbackFn *fn, void *privdata);
+const char *swb_bridge_redis_state(const swb_bridge *b);
+size_t swb_bridge_redis_subscribed(const swb_bridge *b);
+
+/* control.c */
+int swb_bridge_control_init(swb_bridge *b);
+void swb_bridge_control_fini(swb_bridge *b);
+/* Handle one request; returns a malloc'd NUL-terminated JSON reply. */
+char *swb_bridge_control_handle(swb_bridge *b, const char *req, size_t len);
+
+/* status.c: the `status` reply object (cJSON *; the caller owns it). */
+struct cJSON *swb_bridge_status_json(swb_bridge *b);
+
+#endif

@@ -1,0 +1,351 @@
+/* edges.c: the NNG endpoint for local edges (pair1 polyamorous on
+ * ipc://DIR/bridge.ipc) and the edge registry.
+ *
+ * Owns the socket, its receive poll, the pipe-removal queue (filled on NNG
+ * threads, drained on the loop through pipe_async) and every
+ * swb_bridge_edge. An edge exists from its Hello until its pipe goes away.
+ * Messages from a pipe that has not sent Hello are counted and dropped
+ * (edges always send Hello first on a new pipe). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bridge.h"
+
+#include <nng/protocol/pair1/pair.h>
+#include "ipc.h"
+#include "log.h"
+#include "names.h"
+#include "switchboard.pb-c.h"
+#include "util.h"
+
+#define EDGE_QUEUE_LEN 4096
+#define EDGE_RECV_MAX (4 * 1024 * 1024)
+
+static nng_pipe pipe_of(uint32_t id)
+{
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+	p.id = id;
+	return p;
+}
+
+nng_msg *swb_bridge_pack(const Swb__BridgeMsg *bm)
+{
+	nng_msg *m;
+	size_t n = swb__bridge_msg__get_packed_size(bm);
+	if (nng_msg_alloc(&m, n) != 0)
+		return NULL;
+	swb__bridge_msg__pack(bm, nng_msg_body(m));
+	return m;
+}
+
+void swb_bridge_edges_send(swb_bridge *b, uint32_t pipe_id, nng_msg *m)
+{
+	nng_msg_set_pipe(m, pipe_of(pipe_id));
+	int rv = nng_sendmsg(b->edge_sock, m, NNG_FLAG_NONBLOCK);
+	if (rv == 0)
+		return;
+	nng_msg_free(m);
+	b->cnt.edge_send_drops++;
+	swb_bridge_ratelog_emit(&b->rl_send, SWB_LOG_WARN, "dropped a message to edge pipe %u: %s", pipe_id,
+			   nng_strerror(rv));
+}
+
+size_t swb_bridge_edges_count(const swb_bridge *b)
+{
+	return HASH_COUNT(b->edges);
+}
+
+static swb_bridge_edge *edge_find(swb_bridge *b, uint32_t id)
+{
+	swb_bridge_edge *e = NULL;
+	HASH_FIND(hh, b->edges, &id, sizeof(id), e);
+	return e;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static void send_welcome(swb_bridge *b, uint32_t pipe_id)
+{
+	Swb__Welcome w = SWB__WELCOME__INIT;
+	w.host_id = (char *)b->host_id;
+	w.proto_version = SWB_PROTO_VERSION;
+	Swb__BridgeMsg bm = SWB__BRIDGE_MSG__INIT;
+	bm.body_case = SWB__BRIDGE_MSG__BODY_WELCOME;
+	bm.welcome = &w;
+	nng_msg *m = swb_bridge_pack(&bm);
+	if (m)
+		swb_bridge_edges_send(b, pipe_id, m);
+}
+
+static void on_hello(swb_bridge *b, uint32_t id, const Swb__Hello *h)
+{
+	nng_sockaddr sa;
+	if (nng_pipe_get_addr(pipe_of(id), NNG_OPT_REMADDR, &sa) != 0)
+		return; /* the pipe is already gone: do not register a ghost */
+	swb_bridge_edge *e = edge_find(b, id);
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			swb_err("out of memory registering an edge");
+			return;
+		}
+		e->pipe_id = id;
+		e->connected_ms = swb_mono_ms();
+		HASH_ADD(hh, b->edges, pipe_id, sizeof(e->pipe_id), e);
+	}
+	e->pid = h->pid;
+	e->proto_version = h->proto_version;
+	copy_str(e->edge_id, sizeof(e->edge_id), h->edge_id);
+	copy_str(e->listen, sizeof(e->listen), h->listen);
+	swb_info("edge connected: id=%s pid=%u listen=%s proto=%u pipe=%u", e->edge_id, e->pid, e->listen,
+		 e->proto_version, id);
+	if (h->proto_version != SWB_PROTO_VERSION)
+		swb_warn("edge %s speaks protocol %u, bridge speaks %u", e->edge_id, h->proto_version,
+			 SWB_PROTO_VERSION);
+	send_welcome(b, id);
+}
+
+/* Validate (app, channel) and build the Redis channel name into out. */
+static int interest_name(swb_bridge *b, const char *app, const char *chan, char *out)
+{
+	if (!app || !chan || !swb_app_token_valid(app, strlen(app)) ||
+	    !swb_channel_name_valid(chan, strlen(chan))) {
+		b->cnt.edge_bad_name++;
+		swb_bridge_ratelog_emit(&b->rl_edge, SWB_LOG_WARN, "edge sent an invalid app id or channel name");
+		return -1;
+	}
+	return swb_bridge_chan_name(out, b->prefix, app, strlen(app), chan, strlen(chan));
+}
+
+static void on_interest(swb_bridge *b, uint32_t id, const Swb__Interest *in)
+{
+	char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+	int n = interest_name(b, in->app_id, in->channel, name);
+	if (n < 0)
+		return;
+	if (!in->add)
+		swb_bridge_interest_remove(&b->interest, name, (size_t)n, id);
+	else if (swb_bridge_interest_add(&b->interest, name, (size_t)n, id) < 0)
+		swb_err("out of memory adding interest in %s", name);
+}
+
+static void on_sync(swb_bridge *b, uint32_t id, const Swb__InterestSync *s)
+{
+	uint32_t gen = swb_bridge_interest_sync_begin(&b->interest);
+	for (size_t i = 0; i < s->n_channels; i++) {
+		const Swb__Interest *in = s->channels[i];
+		char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+		int n = interest_name(b, in->app_id, in->channel, name);
+		if (n < 0 || !in->add)
+			continue;
+		if (swb_bridge_interest_sync_add(&b->interest, name, (size_t)n, id, gen) < 0)
+			swb_err("out of memory adding interest in %s", name);
+	}
+	swb_bridge_interest_sync_end(&b->interest, id, gen);
+	swb_debug("edge pipe %u synced %zu channels", id, s->n_channels);
+}
+
+static void on_stats(swb_bridge_edge *e, const Swb__EdgeStats *s)
+{
+	e->connections = s->connections;
+	e->channels = s->channels;
+	e->messages_in = s->messages_in;
+	e->messages_out = s->messages_out;
+	e->slow_disconnects = s->slow_disconnects;
+	e->uptime_ms = s->uptime_ms;
+}
+
+static void dispatch(swb_bridge *b, uint32_t id, Swb__EdgeMsg *em)
+{
+	if (em->body_case == SWB__EDGE_MSG__BODY_HELLO) {
+		on_hello(b, id, em->hello);
+		return;
+	}
+	swb_bridge_edge *e = edge_find(b, id);
+	if (!e) {
+		b->cnt.edge_unknown++;
+		swb_bridge_ratelog_emit(&b->rl_edge, SWB_LOG_WARN, "message from pipe %u before its Hello: dropped",
+				   id);
+		return;
+	}
+	switch (em->body_case) {
+	case SWB__EDGE_MSG__BODY_INTEREST:
+		on_interest(b, id, em->interest);
+		break;
+	case SWB__EDGE_MSG__BODY_SYNC:
+		on_sync(b, id, em->sync);
+		break;
+	case SWB__EDGE_MSG__BODY_PUBLISH:
+		swb_bridge_publish(b, id, em->publish);
+		break;
+	case SWB__EDGE_MSG__BODY_STATS:
+		on_stats(e, em->stats);
+		break;
+	default:
+		b->cnt.edge_bad_msg++;
+		swb_bridge_ratelog_emit(&b->rl_edge, SWB_LOG_WARN, "edge %s sent a message with no body", e->edge_id);
+		break;
+	}
+}
+
+static void handle_msg(swb_bridge *b, nng_msg *m)
+{
+	uint32_t id = nng_pipe_id(nng_msg_get_pipe(m));
+	Swb__EdgeMsg *em = swb__edge_msg__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+	if (!em || em->body_case == SWB__EDGE_MSG__BODY__NOT_SET) {
+		b->cnt.edge_bad_msg++;
+		swb_bridge_ratelog_emit(&b->rl_edge, SWB_LOG_WARN, "undecodable message from edge pipe %u (%zu bytes)",
+				   id, nng_msg_len(m));
+	} else {
+		dispatch(b, id, em);
+	}
+	if (em)
+		swb__edge_msg__free_unpacked(em, NULL);
+}
+
+static void on_edge_readable(uv_poll_t *h, int status, int events)
+{
+	swb_bridge *b = h->data;
+	for (;;) {
+		nng_msg *m;
+		int rv = nng_recvmsg(b->edge_sock, &m, NNG_FLAG_NONBLOCK);
+		if (rv == NNG_EAGAIN || rv == NNG_ECLOSED)
+			return;
+		if (rv != 0) {
+			swb_bridge_ratelog_emit(&b->rl_edge, SWB_LOG_WARN, "edge receive failed: %s", nng_strerror(rv));
+			return;
+		}
+		handle_msg(b, m);
+		nng_msg_free(m);
+	}
+}
+
+static void edge_gone(swb_bridge *b, uint32_t id)
+{
+	swb_bridge_edge *e = edge_find(b, id);
+	if (!e) {
+		swb_debug("pipe %u closed before Hello", id);
+		return;
+	}
+	size_t n = swb_bridge_interest_edge_count(&b->interest, id);
+	swb_bridge_interest_remove_edge(&b->interest, id);
+	swb_info("edge disconnected: id=%s pid=%u (%zu channel interests dropped)", e->edge_id, e->pid, n);
+	HASH_DEL(b->edges, e);
+	free(e);
+}
+
+static void on_pipes_gone(uv_async_t *h)
+{
+	swb_bridge *b = h->data;
+	pthread_mutex_lock(&b->pipe_mu);
+	uint32_t *ids = b->gone_pipes;
+	size_t n = b->ngone;
+	b->gone_pipes = NULL;
+	b->ngone = b->gone_cap = 0;
+	pthread_mutex_unlock(&b->pipe_mu);
+	for (size_t i = 0; i < n; i++)
+		edge_gone(b, ids[i]);
+	free(ids);
+}
+
+/* NNG thread: queue the pipe id for the loop. Touches nothing else. */
+static void on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	swb_bridge *b = arg;
+	pthread_mutex_lock(&b->pipe_mu);
+	if (!b->pipes_closing) {
+		if (b->ngone == b->gone_cap) {
+			size_t cap = b->gone_cap ? b->gone_cap * 2 : 16;
+			uint32_t *ids = realloc(b->gone_pipes, cap * sizeof(*ids));
+			if (ids) {
+				b->gone_pipes = ids;
+				b->gone_cap = cap;
+			}
+		}
+		if (b->ngone < b->gone_cap)
+			b->gone_pipes[b->ngone++] = nng_pipe_id(p);
+		uv_async_send(&b->pipe_async);
+	}
+	pthread_mutex_unlock(&b->pipe_mu);
+}
+
+static int open_socket(swb_bridge *b)
+{
+	int rv;
+	nng_listener l;
+	if ((rv = nng_pair1_open_poly(&b->edge_sock)) != 0) {
+		swb_err("cannot open the edge socket: %s", nng_strerror(rv));
+		return -1;
+	}
+	b->edge_open = true;
+	nng_socket_set_int(b->edge_sock, NNG_OPT_SENDBUF, EDGE_QUEUE_LEN);
+	nng_socket_set_int(b->edge_sock, NNG_OPT_RECVBUF, EDGE_QUEUE_LEN);
+	nng_socket_set_size(b->edge_sock, NNG_OPT_RECVMAXSZ, EDGE_RECV_MAX);
+	if ((rv = nng_pipe_notify(b->edge_sock, NNG_PIPE_EV_REM_POST, on_pipe_event, b)) != 0 ||
+	    (rv = nng_listener_create(&l, b->edge_sock, b->bridge_path)) != 0 ||
+	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0 ||
+	    (rv = nng_listener_start(l, 0)) != 0) {
+		swb_err("cannot listen on %s: %s", b->bridge_path, nng_strerror(rv));
+		return -1;
+	}
+	return 0;
+}
+
+int swb_bridge_edges_init(swb_bridge *b)
+{
+	int fd, rv;
+	char url[sizeof(b->bridge_path)];
+	snprintf(url, sizeof(url), "ipc://%s/bridge.ipc", b->runtime_dir);
+	if (swb_bridge_ipc_claim(url + 6) < 0)
+		return -1;
+	memcpy(b->bridge_path, url, sizeof(url)); /* ours from now on: fini unlinks it */
+	pthread_mutex_init(&b->pipe_mu, NULL);
+	uv_async_init(b->loop, &b->pipe_async, on_pipes_gone);
+	b->pipe_async.data = b;
+	if (open_socket(b) < 0)
+		return -1;
+	if ((rv = nng_socket_get_int(b->edge_sock, NNG_OPT_RECVFD, &fd)) != 0) {
+		swb_err("cannot get the edge socket's receive fd: %s", nng_strerror(rv));
+		return -1;
+	}
+	uv_poll_init(b->loop, &b->edge_poll, fd);
+	b->edge_poll.data = b;
+	uv_poll_start(&b->edge_poll, UV_READABLE, on_edge_readable);
+	swb_info("listening for edges on %s", b->bridge_path);
+	return 0;
+}
+
+static void free_edges(swb_bridge *b)
+{
+	swb_bridge_edge *e, *tmp;
+	HASH_ITER(hh, b->edges, e, tmp) {
+		HASH_DEL(b->edges, e);
+		free(e);
+	}
+}
+
+/* Close the socket and the loop handles (uv_close: run the loop after). */
+void swb_bridge_edges_fini(swb_bridge *b)
+{
+	if (uv_is_active((uv_handle_t *)&b->edge_poll) || b->edge_poll.data)
+		uv_close((uv_handle_t *)&b->edge_poll, NULL);
+	pthread_mutex_lock(&b->pipe_mu);
+	b->pipes_closing = true;
+	pthread_mutex_unlock(&b->pipe_mu);
+	if (b->edge_open) {
+		nng_close(b->edge_sock);
+		b->edge_open = false;
+	}
+	if (b->pipe_async.data)
+		uv_close((uv_handle_t *)&b->pipe_async, NULL);
+	free(b->gone_pipes);
+	b->gone_pipes = NULL;
+	free_edges(b);
+	if (b->bridge_path[0])
+		unlink(b->bridge_path + 6);
+}

@@ -1,0 +1,139 @@
+/* main.c: swb-bridge entry point: flags, runtime dir, wiring of the
+ * modules onto one libuv loop, and orderly shutdown on SIGINT/SIGTERM. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "log.h"
+#include "names.h"
+#include "opts.h"
+#include "util.h"
+
+typedef struct main_cfg {
+	const char *runtime_dir, *redis, *host_id, *prefix, *log_level, *log_format;
+} main_cfg;
+
+static char default_host[256];
+
+static void parse_flags(main_cfg *c, int argc, char **argv)
+{
+	swb_opt opts[] = {
+		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "directory for bridge.ipc and control.ipc",
+		  &c->runtime_dir, 0, 0 },
+		{ "redis", "SWB_REDIS", SWB_OPT_STR, "URL", "redis://HOST:PORT[/DB], or none for a single host",
+		  &c->redis, 0, 0 },
+		{ "host-id", "SWB_HOST_ID", SWB_OPT_STR, "NAME", "this host's id (default: hostname)", &c->host_id,
+		  0, 0 },
+		{ "redis-prefix", "SWB_REDIS_PREFIX", SWB_OPT_STR, "P", "prefix of every Redis key and channel",
+		  &c->prefix, 0, 0 },
+		{ "log-level", "SWB_LOG_LEVEL", SWB_OPT_STR, "LEVEL", "error|warn|info|debug", &c->log_level, 0, 0 },
+		{ "log-format", "SWB_LOG_FORMAT", SWB_OPT_STR, "FMT", "text|json", &c->log_format, 0, 0 },
+		{ 0 },
+	};
+	swb_opts_spec spec = {
+		.prog = "swb-bridge",
+		.usage = "[options]",
+		.summary = "Per-host Switchboard bridge: meets the local edges on ipc://DIR/bridge.ipc and the "
+			   "other hosts on Redis pub/sub (two Redis connections per host).",
+		.epilog = "Operator socket: ipc://DIR/control.ipc (see swbctl).",
+		.opts = opts,
+	};
+	swb_opts_parse(&spec, argc, argv);
+	int lvl = swb_log_level_parse(c->log_level);
+	if (lvl < 0)
+		swb_opts_usage_error(&spec, "invalid --log-level '%s' (error|warn|info|debug)", c->log_level);
+	swb_log_set_level(lvl);
+	if (swb_log_set_format(c->log_format) < 0)
+		swb_opts_usage_error(&spec, "invalid --log-format '%s' (text|json)", c->log_format);
+	if (!swb_app_token_valid(c->host_id, strlen(c->host_id)))
+		swb_opts_usage_error(&spec, "invalid --host-id '%s' (1-64 of A-Z a-z 0-9 _ - .)", c->host_id);
+	if (!swb_app_token_valid(c->prefix, strlen(c->prefix)))
+		swb_opts_usage_error(&spec, "invalid --redis-prefix '%s' (1-64 of A-Z a-z 0-9 _ - .)", c->prefix);
+	if (!*c->runtime_dir)
+		swb_opts_usage_error(&spec, "--runtime-dir must not be empty");
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	swb_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	uv_stop(h->loop);
+}
+
+static int start(swb_bridge *b)
+{
+	if (swb_mkdir_p(b->runtime_dir, 0755) != 0) {
+		swb_err("cannot create runtime dir %s: %s", b->runtime_dir, strerror(errno));
+		return -1;
+	}
+	swb_bridge_interest_init(&b->interest, swb_bridge_redis_chan_changed, b);
+	if (swb_bridge_edges_init(b) < 0 || swb_bridge_control_init(b) < 0)
+		return -1;
+	return swb_bridge_redis_init(b);
+}
+
+static void stop(swb_bridge *b)
+{
+	swb_bridge_control_fini(b);
+	swb_bridge_redis_fini(b); /* may still ack publishes to edges */
+	swb_bridge_edges_fini(b);
+	swb_bridge_interest_fini(&b->interest);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	main_cfg c = { SWB_DEFAULT_RUNTIME_DIR, "redis://127.0.0.1:6379", NULL, "swb", "info", "text" };
+	if (gethostname(default_host, sizeof(default_host) - 1) != 0 || !default_host[0])
+		strcpy(default_host, "localhost");
+	c.host_id = default_host;
+	swb_log_init("swb-bridge");
+	parse_flags(&c, argc, argv);
+
+	static swb_bridge b;
+	const char *err = NULL;
+	if (swb_bridge_redis_url_parse(c.redis, &b.url, &err) < 0) {
+		swb_err("invalid --redis '%s': %s", c.redis, err);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	b.loop = &loop;
+	b.runtime_dir = c.runtime_dir;
+	b.host_id = c.host_id;
+	b.prefix = c.prefix;
+	b.redis_url_str = c.redis;
+	b.start_ms = swb_mono_ms();
+
+	uv_signal_t sigint, sigterm;
+	uv_signal_init(&loop, &sigint);
+	uv_signal_init(&loop, &sigterm);
+	uv_signal_start(&sigint, on_signal, SIGINT);
+	uv_signal_start(&sigterm, on_signal, SIGTERM);
+
+	int rc = 0;
+	if (start(&b) == 0) {
+		swb_info("bridge %s %s started (pid %d, redis %s, runtime dir %s)", b.host_id, SWB_VERSION,
+			 (int)getpid(), c.redis, c.runtime_dir);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	} else {
+		rc = 1;
+	}
+	stop(&b);
+	uv_walk(&loop, close_walk, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		swb_warn("event loop did not close cleanly");
+	swb_info("bridge stopped");
+	return rc;
+}

@@ -1,0 +1,222 @@
+/* publish.c: the publish path and the delivery path.
+ *
+ * Publish: a PublishRequest from an edge becomes one PUBLISH per envelope
+ * on the cmd connection (origin_host and id stamped here); one
+ * swb_bridge_pubreq per request owns the bookkeeping and is freed when its
+ * last PUBLISH replied, after the single PublishAck went out. With
+ * --redis none, envelopes are routed locally instead.
+ *
+ * Delivery: a packed Envelope (from Redis or local routing) is wrapped in
+ * one BridgeMsg.deliver, packed once and sent to each interested edge. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "log.h"
+#include "names.h"
+#include "switchboard.pb-c.h"
+
+typedef struct swb_bridge_pubreq {
+	swb_bridge *b;
+	uint32_t pipe_id;
+	uint64_t request_id;
+	uint32_t pending; /* PUBLISH replies outstanding, +1 while queuing */
+	bool failed;
+	char error[128];
+} swb_bridge_pubreq;
+
+void swb_bridge_send_ack(swb_bridge *b, uint32_t pipe_id, uint64_t request_id, bool ok, const char *error)
+{
+	Swb__PublishAck ack = SWB__PUBLISH_ACK__INIT;
+	ack.request_id = request_id;
+	ack.ok = ok;
+	ack.error = (char *)(ok ? "" : error);
+	Swb__BridgeMsg bm = SWB__BRIDGE_MSG__INIT;
+	bm.body_case = SWB__BRIDGE_MSG__BODY_ACK;
+	bm.ack = &ack;
+	nng_msg *m = swb_bridge_pack(&bm);
+	if (m)
+		swb_bridge_edges_send(b, pipe_id, m);
+}
+
+static void deliver_local(swb_bridge *b, const char *name, size_t name_len, const uint8_t *payload,
+			  size_t len)
+{
+	swb_bridge_chan *ch = swb_bridge_interest_find(&b->interest, name, name_len);
+	if (!ch || ch->n == 0) {
+		b->cnt.redis_no_interest++;
+		return;
+	}
+	Swb__BridgeMsg bm = SWB__BRIDGE_MSG__INIT;
+	bm.body_case = SWB__BRIDGE_MSG__BODY_DELIVER;
+	bm.deliver.data = (uint8_t *)payload;
+	bm.deliver.len = len;
+	nng_msg *m = swb_bridge_pack(&bm);
+	if (!m)
+		return;
+	for (uint32_t i = 0; i < ch->n; i++) {
+		nng_msg *copy = m;
+		if (i + 1 < ch->n && nng_msg_dup(&copy, m) != 0)
+			continue;
+		swb_bridge_edges_send(b, ch->members[i].edge, copy);
+		b->cnt.delivered++;
+	}
+}
+
+/* Payload must be an Envelope for exactly the channel it arrived on. */
+static bool envelope_matches(swb_bridge *b, const char *name, size_t name_len, const uint8_t *payload,
+			     size_t len)
+{
+	Swb__Envelope *env = swb__envelope__unpack(NULL, len, payload);
+	if (!env)
+		return false;
+	bool ok = false;
+	char want[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+	size_t al = env->app_id ? strlen(env->app_id) : 0, cl = env->channel ? strlen(env->channel) : 0;
+	if (swb_app_token_valid(env->app_id, al) && swb_channel_name_valid(env->channel, cl)) {
+		int n = swb_bridge_chan_name(want, b->prefix, env->app_id, al, env->channel, cl);
+		ok = n >= 0 && (size_t)n == name_len && memcmp(want, name, name_len) == 0;
+	}
+	swb__envelope__free_unpacked(env, NULL);
+	return ok;
+}
+
+void swb_bridge_deliver(swb_bridge *b, const char *name, size_t name_len, const uint8_t *payload, size_t len)
+{
+	if (!envelope_matches(b, name, name_len, payload, len)) {
+		b->cnt.redis_bad_payload++;
+		swb_bridge_ratelog_emit(&b->rl_redis, SWB_LOG_WARN,
+				   "dropped a Redis message on %.*s: not an Envelope for that channel",
+				   (int)(name_len > 200 ? 200 : name_len), name);
+		return;
+	}
+	deliver_local(b, name, name_len, payload, len);
+}
+
+static bool envelope_valid(const Swb__Envelope *e)
+{
+	return e->app_id && swb_app_token_valid(e->app_id, strlen(e->app_id)) && e->channel &&
+	       swb_channel_name_valid(e->channel, strlen(e->channel)) && e->event &&
+	       swb_event_name_valid(e->event, strlen(e->event));
+}
+
+/* Stamp origin and id, pack into a malloc'd buffer (caller frees). */
+static uint8_t *pack_envelope(swb_bridge *b, Swb__Envelope *e, size_t *len)
+{
+	char *saved = e->origin_host; /* owned by the unpacked request */
+	e->origin_host = (char *)b->host_id;
+	e->id = ++b->next_seq;
+	*len = swb__envelope__get_packed_size(e);
+	uint8_t *buf = malloc(*len ? *len : 1);
+	if (buf)
+		swb__envelope__pack(e, buf);
+	e->origin_host = saved;
+	return buf;
+}
+
+static void pubreq_done(swb_bridge_pubreq *pr)
+{
+	if (--pr->pending > 0)
+		return;
+	swb_bridge_send_ack(pr->b, pr->pipe_id, pr->request_id, !pr->failed, pr->error);
+	free(pr);
+}
+
+static void on_publish_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	swb_bridge_pubreq *pr = privdata;
+	redisReply *r = reply;
+	swb_bridge *b = pr->b;
+	b->inflight--;
+	if (r && r->type == REDIS_REPLY_INTEGER) {
+		b->cnt.publish_ok++;
+	} else {
+		b->cnt.publish_failed++;
+		if (!pr->failed)
+			snprintf(pr->error, sizeof(pr->error), "%s",
+				 r && r->type == REDIS_REPLY_ERROR && r->str ? r->str : "redis unavailable");
+		pr->failed = true;
+	}
+	pubreq_done(pr);
+}
+
+static void publish_one(swb_bridge_pubreq *pr, Swb__Envelope *e)
+{
+	swb_bridge *b = pr->b;
+	char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+	size_t len;
+	int n = swb_bridge_chan_name(name, b->prefix, e->app_id, strlen(e->app_id), e->channel,
+				     strlen(e->channel));
+	uint8_t *buf = n < 0 ? NULL : pack_envelope(b, e, &len);
+	if (buf && swb_bridge_redis_publish(b, name, (size_t)n, buf, len, on_publish_reply, pr) == 0) {
+		pr->pending++;
+		b->inflight++;
+	} else {
+		b->cnt.publish_failed++;
+		pr->failed = true;
+		snprintf(pr->error, sizeof(pr->error), "redis unavailable");
+	}
+	free(buf);
+}
+
+static void publish_local(swb_bridge *b, uint32_t pipe_id, Swb__PublishRequest *req)
+{
+	for (size_t i = 0; i < req->n_envelopes; i++) {
+		Swb__Envelope *e = req->envelopes[i];
+		char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+		size_t len;
+		int n = swb_bridge_chan_name(name, b->prefix, e->app_id, strlen(e->app_id), e->channel,
+					     strlen(e->channel));
+		uint8_t *buf = n < 0 ? NULL : pack_envelope(b, e, &len);
+		if (buf)
+			deliver_local(b, name, (size_t)n, buf, len);
+		free(buf);
+	}
+	b->cnt.publish_ok += req->n_envelopes;
+	swb_bridge_send_ack(b, pipe_id, req->request_id, true, NULL);
+}
+
+/* Refuse the request at once; returns true if it was refused. */
+static bool refuse(swb_bridge *b, uint32_t pipe_id, Swb__PublishRequest *req)
+{
+	const char *why = NULL;
+	for (size_t i = 0; i < req->n_envelopes && !why; i++)
+		if (!req->envelopes[i] || !envelope_valid(req->envelopes[i])) {
+			b->cnt.edge_bad_name++;
+			why = "invalid app id, channel or event name";
+		}
+	if (!why && !b->url.none && !swb_bridge_redis_cmd_up(b)) {
+		b->cnt.publish_failed += req->n_envelopes;
+		why = "redis unavailable";
+	}
+	if (!why && b->inflight + req->n_envelopes > SWB_BRIDGE_MAX_INFLIGHT) {
+		b->cnt.publish_overload++;
+		why = "bridge overloaded";
+	}
+	if (why)
+		swb_bridge_send_ack(b, pipe_id, req->request_id, false, why);
+	return why != NULL;
+}
+
+void swb_bridge_publish(swb_bridge *b, uint32_t pipe_id, Swb__PublishRequest *req)
+{
+	if (refuse(b, pipe_id, req))
+		return;
+	if (b->url.none) {
+		publish_local(b, pipe_id, req);
+		return;
+	}
+	swb_bridge_pubreq *pr = calloc(1, sizeof(*pr));
+	if (!pr) {
+		swb_bridge_send_ack(b, pipe_id, req->request_id, false, "bridge out of memory");
+		return;
+	}
+	pr->b = b;
+	pr->pipe_id = pipe_id;
+	pr->request_id = req->request_id;
+	pr->pending = 1; /* held while queuing */
+	for (size_t i = 0; i < req->n_envelopes; i++)
+		publish_one(pr, req->envelopes[i]);
+	pubreq_done(pr);
+}

@@ -1,0 +1,93 @@
+/* status.c: the `status` control reply (format: docs/internal-contracts.md),
+ * plus a "counters" object with the bridge's drop / garbage counters. */
+#include <cjson/cJSON.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "util.h"
+
+#define STATUS_CHANNELS_MAX 1000
+
+static cJSON *redis_json(swb_bridge *b)
+{
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "mode", b->url.none ? "none" : "redis");
+	cJSON_AddStringToObject(r, "url", b->redis_url_str ? b->redis_url_str : "");
+	cJSON_AddStringToObject(r, "state", swb_bridge_redis_state(b));
+	cJSON_AddNumberToObject(r, "reconnects", (double)b->reconnects);
+	cJSON_AddNumberToObject(r, "subscribed", (double)swb_bridge_redis_subscribed(b));
+	return r;
+}
+
+static cJSON *edge_json(const swb_bridge_edge *e, uint64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "edge_id", e->edge_id);
+	cJSON_AddNumberToObject(o, "pid", e->pid);
+	cJSON_AddStringToObject(o, "listen", e->listen);
+	cJSON_AddNumberToObject(o, "connections", e->connections);
+	cJSON_AddNumberToObject(o, "channels", e->channels);
+	cJSON_AddNumberToObject(o, "messages_in", (double)e->messages_in);
+	cJSON_AddNumberToObject(o, "messages_out", (double)e->messages_out);
+	cJSON_AddNumberToObject(o, "slow_disconnects", (double)e->slow_disconnects);
+	cJSON_AddNumberToObject(o, "uptime_ms", (double)e->uptime_ms);
+	cJSON_AddNumberToObject(o, "connected_ms", (double)(now - e->connected_ms));
+	return o;
+}
+
+/* Redis channels this bridge is SUBSCRIBEd to (at most 1000). */
+static void add_channels(cJSON *o, swb_bridge *b)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, "channels");
+	size_t n = 0;
+	bool truncated = false;
+	for (swb_bridge_chan *ch = b->interest.chans; ch; ch = ch->hh.next) {
+		if (!(b->url.none ? ch->n > 0 : ch->sub_state == SWB_SUB_ON))
+			continue;
+		if (n++ == STATUS_CHANNELS_MAX) {
+			truncated = true;
+			break;
+		}
+		cJSON_AddItemToArray(arr, cJSON_CreateString(ch->name));
+	}
+	cJSON_AddBoolToObject(o, "channels_truncated", truncated);
+}
+
+static cJSON *counters_json(const swb_bridge_counters *c)
+{
+	cJSON *o = cJSON_CreateObject();
+#define C(f) cJSON_AddNumberToObject(o, #f, (double)c->f)
+	C(edge_bad_msg);
+	C(edge_bad_name);
+	C(edge_unknown);
+	C(edge_send_drops);
+	C(redis_bad_reply);
+	C(redis_bad_payload);
+	C(redis_no_interest);
+	C(publish_ok);
+	C(publish_failed);
+	C(publish_overload);
+	C(delivered);
+	C(control_bad);
+#undef C
+	return o;
+}
+
+cJSON *swb_bridge_status_json(swb_bridge *b)
+{
+	uint64_t now = swb_mono_ms();
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "ok", 1);
+	cJSON_AddStringToObject(o, "host_id", b->host_id ? b->host_id : "");
+	cJSON_AddStringToObject(o, "version", SWB_VERSION);
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	cJSON_AddNumberToObject(o, "uptime_ms", (double)(now - b->start_ms));
+	cJSON_AddItemToObject(o, "redis", redis_json(b));
+	cJSON *edges = cJSON_AddArrayToObject(o, "edges");
+	for (swb_bridge_edge *e = b->edges; e; e = e->hh.next)
+		cJSON_AddItemToArray(edges, edge_json(e, now));
+	add_channels(o, b);
+	cJSON_AddNumberToObject(o, "inflight_publishes", (double)b->inflight);
+	cJSON_AddItemToObject(o, "counters", counters_json(&b->cnt));
+	return o;
+}
