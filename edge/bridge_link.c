@@ -1,0 +1,344 @@
+/* bridge_link.c: the NNG pair1 link from this edge to the host's bridge.
+ * Dials ipc://RUNTIME_DIR/bridge.ipc (NNG retries by itself), announces
+ * itself (Hello + InterestSync) on every new pipe, forwards interest
+ * changes, publishes and stats, and dispatches BridgeMsgs (welcome,
+ * deliver, ack) on the loop thread.
+ *
+ * Threads: pipe events arrive on NNG threads; they only update a
+ * mutex-protected state word and wake the loop with a uv_async_t. Receives
+ * are driven by NNG_OPT_RECVFD through a uv_poll_t and drained with
+ * non-blocking nng_recvmsg; the fd itself is never read.
+ * Ownership: swb_edge_link is owned by swb_edge.link and freed once both
+ * uv handles have closed. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+
+#include "edge.h"
+#include "log.h"
+#include "switchboard.pb-c.h"
+#include "util.h"
+
+#define SYNC_CHUNK 2000      /* channels per InterestSync; the rest follow as Interest */
+#define RECV_BATCH 256       /* messages per poll callback */
+
+struct swb_edge_link {
+	swb_edge *e;
+	nng_socket sock;
+	uv_async_t async;
+	uv_poll_t poll;
+	bool poll_inited;
+	int open_handles;
+	/* written by NNG threads, under mu */
+	pthread_mutex_t mu;
+	uint32_t pipe_id;            /* current pipe, 0 = none */
+	uint64_t gen;                /* bumped on every pipe change */
+	bool closing;
+	/* loop thread only */
+	uint64_t seen_gen;
+	bool up, welcomed;
+};
+
+static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	swb_edge_link *l = arg;
+	uint32_t id = nng_pipe_id(p);
+	pthread_mutex_lock(&l->mu);
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		l->pipe_id = id;
+		l->gen++;
+	} else if (ev == NNG_PIPE_EV_REM_POST && l->pipe_id == id) {
+		l->pipe_id = 0;
+		l->gen++;
+	}
+	if (!l->closing)
+		uv_async_send(&l->async);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static int send_edge_msg(swb_edge_link *l, const Swb__EdgeMsg *m)
+{
+	size_t n = swb__edge_msg__get_packed_size(m);
+	nng_msg *msg;
+	if (nng_msg_alloc(&msg, n) != 0) {
+		l->e->st.link_send_fail++;
+		return -1;
+	}
+	swb__edge_msg__pack(m, nng_msg_body(msg));
+	int rv = nng_sendmsg(l->sock, msg, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		nng_msg_free(msg);
+		l->e->st.link_send_fail++;
+		swb_debug("bridge send failed: %s", nng_strerror(rv));
+		return -1;
+	}
+	return 0;
+}
+
+static void send_hello(swb_edge_link *l)
+{
+	Swb__Hello h = SWB__HELLO__INIT;
+	h.pid = (uint32_t)getpid();
+	h.edge_id = l->e->edge_id_str;
+	h.listen = (char *)l->e->cfg.listen;
+	h.proto_version = SWB_PROTO_VERSION;
+	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
+	m.body_case = SWB__EDGE_MSG__BODY_HELLO;
+	m.hello = &h;
+	send_edge_msg(l, &m);
+}
+
+static void send_sync(swb_edge_link *l)
+{
+	swb_edge *e = l->e;
+	size_t total = swb_edge_chans_count(&e->chans), n = total < SYNC_CHUNK ? total : SYNC_CHUNK, i = 0;
+	Swb__Interest *items = calloc(n ? n : 1, sizeof(*items));
+	Swb__Interest **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+	if (!items || !ptrs) {
+		free(items);
+		free(ptrs);
+		return;
+	}
+	swb_edge_chan *c, *tmp;
+	HASH_ITER(hh, e->chans.by_key, c, tmp) {
+		if (i < n) {
+			swb__interest__init(&items[i]);
+			items[i].app_id = (char *)c->app_id;
+			items[i].channel = (char *)c->name;
+			items[i].add = true;
+			ptrs[i] = &items[i];
+			i++;
+		}
+	}
+	Swb__InterestSync s = SWB__INTEREST_SYNC__INIT;
+	s.n_channels = n;
+	s.channels = ptrs;
+	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
+	m.body_case = SWB__EDGE_MSG__BODY_SYNC;
+	m.sync = &s;
+	send_edge_msg(l, &m);
+	free(items);
+	free(ptrs);
+	i = 0;
+	HASH_ITER(hh, e->chans.by_key, c, tmp) {
+		if (i++ >= n)
+			swb_edge_link_interest(e, c->app_id, c->app_len, c->name, c->name_len, true);
+	}
+	swb_info("bridge link up: sent hello and %zu channel interests", total);
+}
+
+static void on_pipe_change(uv_async_t *a)
+{
+	swb_edge_link *l = a->data;
+	pthread_mutex_lock(&l->mu);
+	bool now_up = l->pipe_id != 0;
+	uint64_t gen = l->gen;
+	pthread_mutex_unlock(&l->mu);
+	if (gen == l->seen_gen)
+		return;
+	l->seen_gen = gen;
+	if (l->up) {
+		l->up = false;
+		l->welcomed = false;
+		swb_info("bridge link down");
+		swb_edge_http_fail_pending(l->e, 503, "Bridge disconnected");
+	}
+	if (now_up) {
+		l->up = true;
+		send_hello(l);
+		send_sync(l);
+	}
+}
+
+static void handle_bridge_msg(swb_edge_link *l, const uint8_t *p, size_t n)
+{
+	Swb__BridgeMsg *m = swb__bridge_msg__unpack(NULL, n, p);
+	if (!m) {
+		l->e->st.bad_deliveries++;
+		return;
+	}
+	switch (m->body_case) {
+	case SWB__BRIDGE_MSG__BODY_WELCOME:
+		if (!l->welcomed)
+			swb_info("bridge welcomed us: host %s proto %u",
+				 m->welcome->host_id ? m->welcome->host_id : "?", m->welcome->proto_version);
+		l->welcomed = true;
+		break;
+	case SWB__BRIDGE_MSG__BODY_DELIVER:
+		swb_edge_deliver(l->e, m->deliver.data, m->deliver.len);
+		break;
+	case SWB__BRIDGE_MSG__BODY_ACK:
+		swb_edge_http_on_ack(l->e, m->ack->request_id, m->ack->ok, m->ack->error);
+		break;
+	default:
+		l->e->st.bad_deliveries++;
+		break;
+	}
+	swb__bridge_msg__free_unpacked(m, NULL);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+	swb_edge_link *l = h->data;
+	for (int i = 0; i < RECV_BATCH; i++) {
+		nng_msg *msg;
+		int rv = nng_recvmsg(l->sock, &msg, NNG_FLAG_NONBLOCK);
+		if (rv != 0) {
+			if (rv != NNG_EAGAIN)
+				swb_warn("bridge receive: %s", nng_strerror(rv));
+			return;
+		}
+		handle_bridge_msg(l, nng_msg_body(msg), nng_msg_len(msg));
+		nng_msg_free(msg);
+	}
+}
+
+static int open_socket(swb_edge_link *l)
+{
+	char url[4200];
+	int rv, fd;
+	snprintf(url, sizeof(url), "ipc://%s/bridge.ipc", l->e->cfg.runtime_dir);
+	if ((rv = nng_pair1_open(&l->sock)) != 0) {
+		swb_err("nng_pair1_open: %s", nng_strerror(rv));
+		return -1;
+	}
+	nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT, 100);
+	nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, 1000);
+	nng_socket_set_int(l->sock, NNG_OPT_SENDBUF, 1024);
+	nng_socket_set_int(l->sock, NNG_OPT_RECVBUF, 1024);
+	nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, 4 * 1024 * 1024);
+	nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, l);
+	nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, pipe_cb, l);
+	if ((rv = nng_socket_get_int(l->sock, NNG_OPT_RECVFD, &fd)) != 0) {
+		swb_err("NNG_OPT_RECVFD: %s", nng_strerror(rv));
+		return -1;
+	}
+	uv_poll_init(&l->e->loop, &l->poll, fd);
+	l->poll.data = l;
+	l->poll_inited = true;
+	l->open_handles++;
+	uv_poll_start(&l->poll, UV_READABLE, on_readable);
+	if ((rv = nng_dial(l->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		swb_err("dial %s: %s", url, nng_strerror(rv));
+		return -1;
+	}
+	swb_info("dialing bridge at %s", url);
+	return 0;
+}
+
+int swb_edge_link_start(swb_edge *e)
+{
+	swb_edge_link *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -1;
+	l->e = e;
+	pthread_mutex_init(&l->mu, NULL);
+	e->link = l;
+	uv_async_init(&e->loop, &l->async, on_pipe_change);
+	l->async.data = l;
+	l->open_handles = 1;
+	return open_socket(l);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	swb_edge_link *l = h->data;
+	if (--l->open_handles == 0) {
+		pthread_mutex_destroy(&l->mu);
+		free(l);
+	}
+}
+
+void swb_edge_link_stop(swb_edge *e)
+{
+	swb_edge_link *l = e->link;
+	if (!l)
+		return;
+	e->link = NULL;
+	pthread_mutex_lock(&l->mu);
+	l->closing = true;
+	pthread_mutex_unlock(&l->mu);
+	if (l->poll_inited)
+		uv_close((uv_handle_t *)&l->poll, on_handle_closed);
+	nng_close(l->sock);
+	uv_close((uv_handle_t *)&l->async, on_handle_closed);
+}
+
+bool swb_edge_link_up(const swb_edge *e) { return e->link && e->link->up; }
+bool swb_edge_link_ready(const swb_edge *e) { return e->link && e->link->up && e->link->welcomed; }
+
+void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const char *ch, size_t ch_len,
+			    bool add)
+{
+	if (!swb_edge_link_up(e) || e->stopping)
+		return; /* the next Hello + InterestSync carries it */
+	char a[128], c[256];
+	if (app_len >= sizeof(a) || ch_len >= sizeof(c))
+		return;
+	memcpy(a, app, app_len);
+	a[app_len] = '\0';
+	memcpy(c, ch, ch_len);
+	c[ch_len] = '\0';
+	Swb__Interest in = SWB__INTEREST__INIT;
+	in.app_id = a;
+	in.channel = c;
+	in.add = add;
+	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
+	m.body_case = SWB__EDGE_MSG__BODY_INTEREST;
+	m.interest = &in;
+	send_edge_msg(e->link, &m);
+}
+
+int swb_edge_link_publish(swb_edge *e, uint64_t request_id, const char *app_id,
+			  const swb_edge_api_publish *p)
+{
+	if (!swb_edge_link_up(e))
+		return -1;
+	Swb__Envelope *envs = calloc(p->n ? p->n : 1, sizeof(*envs));
+	Swb__Envelope **ptrs = calloc(p->n ? p->n : 1, sizeof(*ptrs));
+	int rc = -1;
+	if (envs && ptrs) {
+		for (size_t i = 0; i < p->n; i++) {
+			swb__envelope__init(&envs[i]);
+			envs[i].app_id = (char *)app_id;
+			envs[i].channel = p->items[i].channel;
+			envs[i].event = p->items[i].event;
+			envs[i].data.data = (uint8_t *)p->items[i].data;
+			envs[i].data.len = p->items[i].data_len;
+			envs[i].exclude_socket_id = p->items[i].socket_id ? p->items[i].socket_id : "";
+			ptrs[i] = &envs[i];
+		}
+		Swb__PublishRequest pr = SWB__PUBLISH_REQUEST__INIT;
+		pr.request_id = request_id;
+		pr.n_envelopes = p->n;
+		pr.envelopes = ptrs;
+		Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
+		m.body_case = SWB__EDGE_MSG__BODY_PUBLISH;
+		m.publish = &pr;
+		rc = send_edge_msg(e->link, &m);
+	}
+	free(envs);
+	free(ptrs);
+	return rc;
+}
+
+void swb_edge_link_stats(swb_edge *e)
+{
+	if (!swb_edge_link_up(e))
+		return;
+	Swb__EdgeStats s = SWB__EDGE_STATS__INIT;
+	s.connections = e->st.connections;
+	s.channels = (uint32_t)swb_edge_chans_count(&e->chans);
+	s.messages_in = e->st.messages_in;
+	s.messages_out = e->st.messages_out;
+	s.slow_disconnects = e->st.slow_disconnects;
+	s.uptime_ms = swb_mono_ms() - e->start_ms;
+	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
+	m.body_case = SWB__EDGE_MSG__BODY_STATS;
+	m.stats = &s;
+	send_edge_msg(e->link, &m);
+}

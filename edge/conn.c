@@ -1,0 +1,227 @@
+/* conn.c: WebSocket connection state: creation and teardown, the bounded
+ * per-connection send queue, server-initiated closes, and liveness (idle
+ * connections get a WebSocket PING, then 4201 if nothing comes back).
+ * Each swb_edge_conn is owned here, from ESTABLISHED to CLOSED; it owns
+ * its rx buffer, its queue references and its subscription list. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge.h"
+#include "log.h"
+#include "util.h"
+
+static void list_unlink(swb_edge *e, swb_edge_conn *c)
+{
+	swb_edge_list *l = c->live_list == SWB_EDGE_LIVE_ACTIVE ? &e->active
+			 : c->live_list == SWB_EDGE_LIVE_PINGED ? &e->pinged : NULL;
+	if (!l)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+	c->live_list = SWB_EDGE_LIVE_NONE;
+}
+
+static void list_append(swb_edge *e, swb_edge_conn *c, uint8_t which, uint64_t now)
+{
+	swb_edge_list *l = which == SWB_EDGE_LIVE_ACTIVE ? &e->active : &e->pinged;
+	c->prev = l->tail;
+	c->next = NULL;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+	c->live_list = which;
+	c->live_ms = now;
+}
+
+swb_edge_conn *swb_edge_conn_new(swb_edge *e, struct lws *wsi)
+{
+	swb_edge_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->wsi = wsi;
+	snprintf(c->socket_id, sizeof(c->socket_id), "%s.%llu", e->edge_id_str,
+		 (unsigned long long)++e->conn_counter);
+	c->subs.owner = c;
+	HASH_ADD_STR(e->by_sid, socket_id, c);
+	list_append(e, c, SWB_EDGE_LIVE_ACTIVE, swb_mono_ms());
+	e->st.connections++;
+	e->st.connections_total++;
+	return c;
+}
+
+static void queue_clear(swb_edge_conn *c)
+{
+	while (c->q_n) {
+		swb_buf_unref(c->q[c->q_head]);
+		c->q_head = (c->q_head + 1) % c->q_cap;
+		c->q_n--;
+	}
+	c->q_head = 0;
+	c->q_bytes = 0;
+}
+
+void swb_edge_conn_free(swb_edge *e, swb_edge_conn *c)
+{
+	swb_edge_chan_remove_all(&e->chans, &c->subs, swb_edge_pusher_chan_gone, e);
+	list_unlink(e, c);
+	HASH_DEL(e->by_sid, c);
+	queue_clear(c);
+	free(c->q);
+	free(c->rx);
+	free(c);
+	e->st.connections--;
+}
+
+swb_edge_conn *swb_edge_conn_by_socket_id(swb_edge *e, const char *sid, size_t n)
+{
+	swb_edge_conn *c = NULL;
+	HASH_FIND(hh, e->by_sid, sid, n, c);
+	return c;
+}
+
+static int queue_push(swb_edge_conn *c, swb_buf *b)
+{
+	if (c->q_n == c->q_cap) {
+		uint32_t ncap = c->q_cap ? c->q_cap * 2 : 4;
+		swb_buf **q = malloc(ncap * sizeof(*q));
+		if (!q)
+			return -1;
+		for (uint32_t i = 0; i < c->q_n; i++)
+			q[i] = c->q[(c->q_head + i) % c->q_cap];
+		free(c->q);
+		c->q = q;
+		c->q_cap = ncap;
+		c->q_head = 0;
+	}
+	c->q[(c->q_head + c->q_n) % c->q_cap] = swb_buf_ref(b);
+	c->q_n++;
+	c->q_bytes += b->len;
+	return 0;
+}
+
+int swb_edge_conn_send(swb_edge *e, swb_edge_conn *c, swb_buf *b)
+{
+	if (c->close_code)
+		return -1;
+	if (c->q_bytes + b->len > (size_t)e->cfg.max_queue) {
+		e->st.slow_disconnects++;
+		swb_info("slow consumer %s: queue %zu bytes + %zu over %ld, closing 4100", c->socket_id,
+			 c->q_bytes, b->len, e->cfg.max_queue);
+		swb_edge_conn_close(e, c, 4100, "Slow consumer: send queue over limit", true);
+		return -1;
+	}
+	if (queue_push(c, b) < 0) {
+		swb_edge_conn_close(e, c, 1011, "Out of memory", true);
+		return -1;
+	}
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+int swb_edge_conn_send_new(swb_edge *e, swb_edge_conn *c, swb_buf *b)
+{
+	if (!b) {
+		swb_edge_conn_close(e, c, 1011, "Out of memory", true);
+		return -1;
+	}
+	int rc = swb_edge_conn_send(e, c, b);
+	swb_buf_unref(b);
+	return rc;
+}
+
+void swb_edge_conn_close(swb_edge *e, swb_edge_conn *c, int code, const char *reason, bool drop)
+{
+	if (c->close_code)
+		return;
+	c->close_code = code;
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+	if (drop)
+		queue_clear(c);
+	list_unlink(e, c);
+	/* If the peer never lets us write the close frame, lws kills it. */
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, SWB_EDGE_CLOSE_GRACE_S);
+	lws_callback_on_writable(c->wsi);
+}
+
+void swb_edge_conn_activity(swb_edge *e, swb_edge_conn *c)
+{
+	if (c->close_code)
+		return;
+	list_unlink(e, c);
+	list_append(e, c, SWB_EDGE_LIVE_ACTIVE, swb_mono_ms());
+}
+
+/* Write our close frame ourselves. lws 4.1 only sends a close frame when
+ * it closes from inside rx handling: returning -1 from SERVER_WRITEABLE or
+ * a timeout close drops the socket without one (checked). 4 is lws's
+ * internal LWS_WRITE_CLOSE opcode (the public header leaves it out). The
+ * peer's answering close then ends the connection (server.c), or the
+ * timeout does. */
+#define SWB_EDGE_WRITE_CLOSE ((enum lws_write_protocol)4)
+
+static int write_close(swb_edge_conn *c)
+{
+	unsigned char buf[LWS_PRE + 2 + sizeof(c->close_reason)];
+	size_t rl = strlen(c->close_reason);
+	if (c->close_sent)
+		return 0;
+	buf[LWS_PRE] = (unsigned char)((c->close_code >> 8) & 0xff);
+	buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+	memcpy(buf + LWS_PRE + 2, c->close_reason, rl);
+	c->close_sent = true;
+	if (lws_write(c->wsi, buf + LWS_PRE, 2 + rl, SWB_EDGE_WRITE_CLOSE) < 0)
+		return -1;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, SWB_EDGE_CLOSE_GRACE_S);
+	return 0;
+}
+
+int swb_edge_conn_writeable(swb_edge *e, swb_edge_conn *c)
+{
+	if (c->close_code && c->q_n == 0)
+		return write_close(c);
+	if (c->ping_due) {
+		unsigned char ping[LWS_PRE + 1];
+		c->ping_due = false;
+		if (lws_write(c->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+			return -1;
+	} else if (c->q_n) {
+		swb_buf *b = c->q[c->q_head];
+		c->q_head = (c->q_head + 1) % c->q_cap;
+		c->q_n--;
+		c->q_bytes -= b->len;
+		int n = lws_write(c->wsi, swb_buf_payload(b), b->len, LWS_WRITE_TEXT);
+		swb_buf_unref(b);
+		if (n < 0)
+			return -1;
+		e->st.messages_out++;
+	}
+	if (c->q_n || (c->close_code && !c->close_sent) || c->ping_due)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+void swb_edge_conn_tick(swb_edge *e, uint64_t now)
+{
+	uint64_t idle = (uint64_t)e->cfg.activity_timeout * 1000;
+	uint64_t pong = (uint64_t)e->cfg.pong_timeout * 1000;
+	swb_edge_conn *c;
+	while ((c = e->active.head) && now - c->live_ms >= idle) {
+		list_unlink(e, c);
+		list_append(e, c, SWB_EDGE_LIVE_PINGED, now);
+		c->ping_due = true;
+		lws_callback_on_writable(c->wsi);
+	}
+	while ((c = e->pinged.head) && now - c->live_ms >= pong) {
+		swb_debug("%s: no pong within %llu ms, closing 4201", c->socket_id, (unsigned long long)pong);
+		swb_edge_conn_close(e, c, 4201, "Pong reply not received", true);
+	}
+}

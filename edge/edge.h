@@ -1,0 +1,163 @@
+/* edge.h: the shared state of one swb-edge process and the functions the
+ * edge modules call on each other. Everything runs on one thread (the uv
+ * loop); NNG callbacks only hand events over through bridge_link.c.
+ *
+ * Ownership: main.c owns the swb_edge; server.c owns the lws context;
+ * conn.c owns every swb_edge_conn (created on ESTABLISHED, freed on
+ * CLOSED); http.c owns every swb_edge_http (one per HTTP transaction);
+ * bridge_link.c owns the NNG socket. */
+#ifndef SWB_EDGE_H
+#define SWB_EDGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+#include <uthash.h>
+#include <uv.h>
+
+#include "apps.h"
+#include "buf.h"
+#include "channels.h"
+#include "http_api.h"
+
+#define SWB_EDGE_MAX_SUBS 100        /* subscriptions per connection */
+#define SWB_EDGE_ACK_TIMEOUT_MS 5000 /* publish -> PublishAck */
+#define SWB_EDGE_RX_BUFFER 4096
+#define SWB_EDGE_CLOSE_GRACE_S 3     /* hard close if a close frame cannot be sent */
+
+typedef struct swb_edge_config {
+	const char *runtime_dir;
+	const char *listen;
+	long activity_timeout;       /* seconds, sent to clients */
+	long pong_timeout;           /* seconds */
+	long max_queue;              /* bytes per connection send queue */
+	long max_message;            /* bytes per inbound WebSocket message */
+} swb_edge_config;
+
+typedef struct swb_edge_conn swb_edge_conn;
+typedef struct swb_edge_http swb_edge_http;
+typedef struct swb_edge_link swb_edge_link;
+
+enum swb_edge_live_list { SWB_EDGE_LIVE_NONE = 0, SWB_EDGE_LIVE_ACTIVE, SWB_EDGE_LIVE_PINGED };
+
+/* One WebSocket client. Allocated lazily on ESTABLISHED. */
+struct swb_edge_conn {
+	struct lws *wsi;
+	const swb_edge_app *app;     /* NULL while being rejected */
+	swb_edge_subs subs;
+	char socket_id[32];
+	UT_hash_handle hh;           /* swb_edge.by_sid */
+	/* liveness: the conn sits in the active or the pinged list, each
+	 * ordered by time, so the tick only looks at list heads. */
+	swb_edge_conn *prev, *next;
+	uint8_t live_list;
+	uint64_t live_ms;            /* last inbound (active) or ping sent (pinged) */
+	/* inbound message reassembly (owned) */
+	char *rx;
+	size_t rx_len, rx_cap;
+	/* send queue: ring of buffer references (owned) */
+	swb_buf **q;
+	uint32_t q_head, q_n, q_cap;
+	size_t q_bytes;
+	/* close once the queue is written (or at once if dropped) */
+	int close_code;
+	char close_reason[64];
+	bool close_sent;
+	bool ping_due;
+	bool rx_drop;                /* rest of an oversized/binary message is ignored */
+};
+
+/* lws per_session_data: two pointers, whatever the connection turns into. */
+typedef struct swb_edge_pss {
+	swb_edge_conn *conn;
+	swb_edge_http *http;
+} swb_edge_pss;
+
+typedef struct swb_edge_list {
+	swb_edge_conn *head, *tail;
+} swb_edge_list;
+
+typedef struct swb_edge_stats {
+	uint32_t connections;
+	uint64_t connections_total;
+	uint64_t messages_in, messages_out;
+	uint64_t slow_disconnects;
+	uint64_t bad_frames;          /* client frames answered with an error */
+	uint64_t bad_deliveries;      /* garbage from the bridge */
+	uint64_t link_send_fail;
+	uint64_t publishes, publish_fail;
+} swb_edge_stats;
+
+typedef struct swb_edge {
+	swb_edge_config cfg;
+	swb_edge_apps apps;
+	uv_loop_t loop;
+	struct lws_context *lws;
+	uv_timer_t tick;
+	uv_signal_t sigint, sigterm;
+	uint32_t edge_id;            /* socket_id prefix, random 31-bit */
+	char edge_id_str[16];
+	uint64_t conn_counter;
+	swb_edge_conn *by_sid;       /* uthash: socket_id -> conn */
+	swb_edge_list active, pinged;
+	swb_edge_chans chans;
+	swb_edge_link *link;
+	swb_edge_http *pending;      /* uthash: request_id -> waiting request */
+	uint64_t next_request_id;
+	swb_edge_stats st;
+	uint64_t start_ms;
+	bool stopping;
+} swb_edge;
+
+/* server.c */
+int swb_edge_server_start(swb_edge *e);
+void swb_edge_server_stop(swb_edge *e);
+
+/* conn.c */
+swb_edge_conn *swb_edge_conn_new(swb_edge *e, struct lws *wsi);
+void swb_edge_conn_free(swb_edge *e, swb_edge_conn *c);
+/* Queue one reference to b (the caller keeps its own). Returns 0, or -1
+ * if the connection is closing or was just closed as a slow consumer. */
+int swb_edge_conn_send(swb_edge *e, swb_edge_conn *c, swb_buf *b);
+/* Queue a frame the caller gives up (NULL = allocation failure). */
+int swb_edge_conn_send_new(swb_edge *e, swb_edge_conn *c, swb_buf *b);
+/* Close with a WebSocket close code once the queue is written; drop=true
+ * discards the queue first. */
+void swb_edge_conn_close(swb_edge *e, swb_edge_conn *c, int code, const char *reason, bool drop);
+void swb_edge_conn_activity(swb_edge *e, swb_edge_conn *c);
+/* SERVER_WRITEABLE: write one frame (or ping / close). -1 = close now. */
+int swb_edge_conn_writeable(swb_edge *e, swb_edge_conn *c);
+void swb_edge_conn_tick(swb_edge *e, uint64_t now_ms);
+swb_edge_conn *swb_edge_conn_by_socket_id(swb_edge *e, const char *sid, size_t n);
+
+/* pusher.c */
+void swb_edge_pusher_established(swb_edge *e, swb_edge_conn *c);
+void swb_edge_pusher_message(swb_edge *e, swb_edge_conn *c, const char *msg, size_t n);
+/* Channel lost its last local subscriber (channels.c callback). */
+void swb_edge_pusher_chan_gone(void *ctx, const swb_edge_chan *ch);
+
+/* deliver.c */
+void swb_edge_deliver(swb_edge *e, const uint8_t *data, size_t len);
+
+/* http.c */
+int swb_edge_http_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_pss *pss, void *in,
+			   size_t len);
+void swb_edge_http_on_ack(swb_edge *e, uint64_t request_id, bool ok, const char *error);
+void swb_edge_http_fail_pending(swb_edge *e, int status, const char *msg);
+void swb_edge_http_tick(swb_edge *e, uint64_t now_ms);
+
+/* bridge_link.c */
+int swb_edge_link_start(swb_edge *e);
+void swb_edge_link_stop(swb_edge *e);
+/* Pipe up and Welcome received. */
+bool swb_edge_link_ready(const swb_edge *e);
+bool swb_edge_link_up(const swb_edge *e);
+void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const char *ch, size_t ch_len,
+			    bool add);
+/* 0 sent, -1 not connected / failed. */
+int swb_edge_link_publish(swb_edge *e, uint64_t request_id, const char *app_id,
+			  const swb_edge_api_publish *p);
+void swb_edge_link_stats(swb_edge *e);
+
+#endif

@@ -1,0 +1,304 @@
+/* http.c: HTTP transactions on the shared port: collecting the request
+ * (method, path, query, bounded body), routing to /healthz, /readyz and the
+ * Pusher API (http_api.c), waiting for the bridge's PublishAck, and writing
+ * the JSON response. Each swb_edge_http is owned by its lws pss from
+ * LWS_CALLBACK_HTTP until the response is written or the client goes away;
+ * while waiting it is also listed in swb_edge.pending (removed on free, so
+ * a late ack finds nothing). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge.h"
+#include "log.h"
+#include "util.h"
+
+struct swb_edge_http {
+	struct lws *wsi;
+	swb_edge_pss *pss;
+	bool is_post;
+	char path[256];
+	size_t path_len;
+	enum swb_edge_api_route route;
+	const swb_edge_app *app;
+	swb_edge_query q;
+	swb_sbuf body;
+	bool body_too_big;
+	/* response */
+	int status;
+	swb_sbuf resp;               /* LWS_PRE zero bytes, then the JSON body */
+	bool resp_ready, headers_sent, close_after;
+	/* waiting for a PublishAck */
+	uint64_t request_id;
+	uint64_t deadline_ms;
+	bool pending;
+	UT_hash_handle hh;
+};
+
+static void http_free(swb_edge *e, swb_edge_http *h)
+{
+	if (h->pending)
+		HASH_DEL(e->pending, h);
+	swb_edge_query_fini(&h->q);
+	swb_sbuf_free(&h->body);
+	swb_sbuf_free(&h->resp);
+	if (h->pss)
+		h->pss->http = NULL;
+	free(h);
+}
+
+static void respond_raw(swb_edge_http *h, int status, const char *json)
+{
+	static const unsigned char pre[LWS_PRE];
+	if (h->resp_ready)
+		return;
+	h->status = status;
+	swb_sbuf_append(&h->resp, pre, sizeof(pre));
+	swb_sbuf_puts(&h->resp, json);
+	h->resp_ready = true;
+	lws_callback_on_writable(h->wsi);
+}
+
+static void respond_error(swb_edge_http *h, int status, const char *msg)
+{
+	swb_sbuf s;
+	swb_sbuf_init(&s);
+	swb_sbuf_puts(&s, "{\"error\":");
+	swb_sbuf_json_str(&s, msg, strlen(msg));
+	swb_sbuf_puts(&s, "}");
+	respond_raw(h, status, s.oom ? "{\"error\":\"internal\"}" : s.p);
+	swb_sbuf_free(&s);
+}
+
+static bool header_method(struct lws *wsi, enum lws_token_indexes t)
+{
+	return lws_hdr_total_length(wsi, t) > 0;
+}
+
+static void read_query(swb_edge_http *h)
+{
+	char frag[1024];
+	for (int i = 0; i < SWB_EDGE_API_MAX_PARAMS + 1; i++) {
+		int n = lws_hdr_copy_fragment(h->wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			break;
+		/* lws has already percent-decoded each argument. */
+		if (swb_edge_query_add(&h->q, frag, (size_t)n, true) < 0)
+			break; /* too many or duplicate: auth will fail */
+	}
+}
+
+static long content_length(struct lws *wsi)
+{
+	char buf[32];
+	if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return -1;
+	char *end;
+	long n = strtol(buf, &end, 10);
+	return (*end || n < 0) ? -2 : n;
+}
+
+/* After the whole body is in: authenticate, validate, publish. */
+static void api_request(swb_edge *e, swb_edge_http *h)
+{
+	char err[512];
+	if (h->body_too_big) {
+		respond_error(h, 413, "Request body too large");
+		return;
+	}
+	int rc = swb_edge_api_auth(h->app, "POST", h->path, h->path_len, &h->q, h->body.p ? h->body.p : "",
+				   h->body.len, swb_wall_s(), err, sizeof(err));
+	if (rc != 200) {
+		respond_error(h, rc, err);
+		return;
+	}
+	swb_edge_api_publish p;
+	swb_edge_api_publish_init(&p);
+	rc = swb_edge_api_parse_body(h->route, h->body.p ? h->body.p : "", h->body.len, &p, err, sizeof(err));
+	if (rc != 200) {
+		respond_error(h, rc, err);
+	} else if (!swb_edge_link_up(e)) {
+		e->st.publish_fail++;
+		respond_error(h, 503, "Bridge not connected");
+	} else {
+		h->request_id = ++e->next_request_id;
+		if (swb_edge_link_publish(e, h->request_id, h->app->id, &p) < 0) {
+			e->st.publish_fail++;
+			respond_error(h, 503, "Could not send to the bridge");
+		} else {
+			e->st.publishes++;
+			h->deadline_ms = swb_mono_ms() + SWB_EDGE_ACK_TIMEOUT_MS;
+			h->pending = true;
+			HASH_ADD(hh, e->pending, request_id, sizeof(h->request_id), h);
+		}
+	}
+	swb_edge_api_publish_fini(&p);
+}
+
+static void route_request(swb_edge *e, swb_edge_http *h)
+{
+	if (!h->is_post && h->path_len == 8 && !memcmp(h->path, "/healthz", 8)) {
+		respond_raw(h, 200, "{\"ok\":true}");
+		return;
+	}
+	if (!h->is_post && h->path_len == 7 && !memcmp(h->path, "/readyz", 7)) {
+		bool ok = swb_edge_link_ready(e);
+		respond_raw(h, ok ? 200 : 503, ok ? "{\"ok\":true,\"bridge\":true}" : "{\"ok\":false,\"bridge\":false}");
+		return;
+	}
+	const char *id;
+	size_t idn;
+	h->route = swb_edge_api_route(h->path, h->path_len, &id, &idn);
+	if (h->route == SWB_EDGE_API_NOT_FOUND) {
+		respond_error(h, 404, "Not found");
+	} else if (!(h->app = swb_edge_apps_by_id(&e->apps, id, idn))) {
+		respond_error(h, 404, "Unknown app id");
+	} else if (!h->is_post) {
+		respond_error(h, 405, "Method not allowed: use POST");
+	}
+}
+
+static int on_http(swb_edge *e, struct lws *wsi, swb_edge_pss *pss, const char *in)
+{
+	if (pss->http)
+		http_free(e, pss->http);
+	swb_edge_http *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -1;
+	h->wsi = wsi;
+	h->pss = pss;
+	pss->http = h;
+	h->is_post = header_method(wsi, WSI_TOKEN_POST_URI);
+	size_t n = in ? strnlen(in, sizeof(h->path)) : 0;
+	if (n >= sizeof(h->path)) {
+		h->close_after = true;
+		respond_error(h, 404, "Not found");
+		return 0;
+	}
+	memcpy(h->path, in, n);
+	h->path_len = n;
+	read_query(h);
+	route_request(e, h);
+	if (h->resp_ready) {
+		h->close_after = h->is_post; /* do not read an unwanted body */
+		return 0;
+	}
+	long cl = content_length(wsi);
+	if (cl > SWB_EDGE_API_MAX_BODY || cl == -2) {
+		h->close_after = true;
+		respond_error(h, cl == -2 ? 400 : 413, cl == -2 ? "Bad Content-Length" : "Request body too large");
+		return 0;
+	}
+	if (cl <= 0)
+		api_request(e, h); /* no body will follow */
+	return 0;
+}
+
+static void on_body(swb_edge_http *h, const void *in, size_t len)
+{
+	if (h->resp_ready || h->body_too_big)
+		return;
+	if (h->body.len + len > SWB_EDGE_API_MAX_BODY) {
+		h->body_too_big = true;
+		swb_sbuf_free(&h->body);
+		return;
+	}
+	swb_sbuf_append(&h->body, in, len);
+}
+
+static int on_writeable(swb_edge *e, swb_edge_http *h)
+{
+	if (!h->resp_ready)
+		return 0;
+	if (h->resp.oom)
+		return -1;
+	size_t blen = h->resp.len - LWS_PRE;
+	if (!h->headers_sent) {
+		unsigned char hb[LWS_PRE + 512], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
+		if (lws_add_http_common_headers(h->wsi, (unsigned)h->status, "application/json", blen, &p, end) ||
+		    (h->close_after &&
+		     lws_add_http_header_by_token(h->wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p, end)) ||
+		    lws_finalize_write_http_header(h->wsi, start, &p, end))
+			return -1;
+		h->headers_sent = true;
+		lws_callback_on_writable(h->wsi);
+		return 0;
+	}
+	if (lws_write(h->wsi, (unsigned char *)h->resp.p + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL) < 0)
+		return -1;
+	bool close_after = h->close_after;
+	struct lws *wsi = h->wsi;
+	http_free(e, h);
+	if (close_after)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int swb_edge_http_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_pss *pss, void *in, size_t len)
+{
+	swb_edge_http *h = pss ? pss->http : NULL;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http(e, wsi, pss, in);
+	case LWS_CALLBACK_HTTP_BODY:
+		if (h)
+			on_body(h, in, len);
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (h && !h->resp_ready && h->app)
+			api_request(e, h);
+		return 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return h ? on_writeable(e, h) : 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (h)
+			http_free(e, h);
+		return 0;
+	}
+	return 0;
+}
+
+void swb_edge_http_on_ack(swb_edge *e, uint64_t request_id, bool ok, const char *error)
+{
+	swb_edge_http *h = NULL;
+	HASH_FIND(hh, e->pending, &request_id, sizeof(request_id), h);
+	if (!h) {
+		swb_debug("ack for unknown request %llu", (unsigned long long)request_id);
+		return;
+	}
+	HASH_DEL(e->pending, h);
+	h->pending = false;
+	if (ok) {
+		respond_raw(h, 200, "{}");
+	} else {
+		e->st.publish_fail++;
+		respond_error(h, 503, error && *error ? error : "Publish failed");
+	}
+}
+
+void swb_edge_http_fail_pending(swb_edge *e, int status, const char *msg)
+{
+	swb_edge_http *h, *tmp;
+	HASH_ITER(hh, e->pending, h, tmp) {
+		HASH_DEL(e->pending, h);
+		h->pending = false;
+		e->st.publish_fail++;
+		respond_error(h, status, msg);
+	}
+}
+
+void swb_edge_http_tick(swb_edge *e, uint64_t now)
+{
+	swb_edge_http *h, *tmp;
+	HASH_ITER(hh, e->pending, h, tmp) {
+		if (now < h->deadline_ms)
+			continue;
+		HASH_DEL(e->pending, h);
+		h->pending = false;
+		e->st.publish_fail++;
+		swb_info("publish %llu: no ack from the bridge within %d ms", (unsigned long long)h->request_id,
+			 SWB_EDGE_ACK_TIMEOUT_MS);
+		respond_error(h, 504, "Timed out waiting for the bridge");
+	}
+}

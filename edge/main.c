@@ -1,0 +1,141 @@
+/* main.c: swb-edge startup and shutdown: flags (common/opts.h), the app
+ * table, the uv loop with its 1 s tick and SIGINT/SIGTERM handlers, then
+ * the lws server and the bridge link. Owns the swb_edge for the life of
+ * the process. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "edge.h"
+#include "log.h"
+#include "opts.h"
+#include "util.h"
+
+static swb_edge g_edge;
+
+static void on_tick(uv_timer_t *t)
+{
+	swb_edge *e = t->data;
+	uint64_t now = swb_mono_ms();
+	swb_edge_conn_tick(e, now);
+	swb_edge_http_tick(e, now);
+	swb_edge_link_stats(e);
+}
+
+static void shutdown_edge(swb_edge *e)
+{
+	if (e->stopping)
+		return;
+	e->stopping = true;
+	swb_info("shutting down: %u connections", e->st.connections);
+	uv_timer_stop(&e->tick);
+	uv_close((uv_handle_t *)&e->tick, NULL);
+	uv_close((uv_handle_t *)&e->sigint, NULL);
+	uv_close((uv_handle_t *)&e->sigterm, NULL);
+	swb_edge_server_stop(e);
+	swb_edge_link_stop(e);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	swb_info("received signal %d", signum);
+	shutdown_edge(s->data);
+}
+
+static void load_apps(swb_edge *e, const swb_opts_spec *spec, const swb_strlist *apps, const char *file)
+{
+	char err[512];
+	for (size_t i = 0; i < apps->n; i++)
+		if (swb_edge_apps_add_spec(&e->apps, apps->items[i], strlen(apps->items[i]), err, sizeof(err)) < 0)
+			swb_opts_usage_error(spec, "%s", err);
+	if (file && swb_edge_apps_load_file(&e->apps, file, err, sizeof(err)) < 0)
+		swb_opts_usage_error(spec, "%s", err);
+	if (e->apps.n == 0)
+		swb_opts_usage_error(spec, "no apps configured: give --app ID:KEY:SECRET, SWB_APPS or --apps-file");
+}
+
+static void parse_flags(swb_edge *e, int argc, char **argv)
+{
+	static swb_strlist apps;
+	const char *apps_file = NULL, *level = "info", *format = "text";
+	swb_edge_config *c = &e->cfg;
+	*c = (swb_edge_config){ .runtime_dir = SWB_DEFAULT_RUNTIME_DIR, .listen = "0.0.0.0:6001",
+				.activity_timeout = 120, .pong_timeout = 30, .max_queue = 1048576,
+				.max_message = 65536 };
+	swb_opt opts[] = {
+		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "runtime dir holding bridge.ipc", &c->runtime_dir, 0, 0 },
+		{ "listen", "SWB_LISTEN", SWB_OPT_STR, "HOST:PORT", "address for WebSocket + HTTP API (default 0.0.0.0:6001)", &c->listen, 0, 0 },
+		{ "app", "SWB_APPS", SWB_OPT_LIST, "ID:KEY:SECRET", "an app to serve (repeatable; env: comma/space separated)", &apps, 0, 0 },
+		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments)", &apps_file, 0, 0 },
+		{ "activity-timeout", "SWB_ACTIVITY_TIMEOUT", SWB_OPT_INT, "SECS", "idle seconds before a ping, sent to clients (default 120)", &c->activity_timeout, 1, 86400 },
+		{ "pong-timeout", "SWB_PONG_TIMEOUT", SWB_OPT_INT, "SECS", "seconds to wait for a pong before closing 4201 (default 30)", &c->pong_timeout, 1, 3600 },
+		{ "max-queue", "SWB_MAX_QUEUE", SWB_OPT_INT, "BYTES", "per-connection send queue limit (default 1048576)", &c->max_queue, 1024, 1L << 30 },
+		{ "max-message", "SWB_MAX_MESSAGE", SWB_OPT_INT, "BYTES", "inbound WebSocket message limit (default 65536)", &c->max_message, 256, 16L << 20 },
+		{ "log-level", "SWB_LOG_LEVEL", SWB_OPT_STR, "LEVEL", "error|warn|info|debug (default info)", &level, 0, 0 },
+		{ "log-format", "SWB_LOG_FORMAT", SWB_OPT_STR, "FMT", "text|json (default text)", &format, 0, 0 },
+		{ NULL, NULL, 0, NULL, NULL, NULL, 0, 0 },
+	};
+	swb_opts_spec spec = { "swb-edge", "[options]",
+			       "Serve Pusher Channels (protocol 7) WebSockets and the Pusher HTTP API, and "
+			       "exchange interest and events with the host's swb-bridge.",
+			       NULL, opts, false };
+	swb_opts_parse(&spec, argc, argv);
+	int lv = swb_log_level_parse(level);
+	if (lv < 0)
+		swb_opts_usage_error(&spec, "invalid --log-level '%s'", level);
+	swb_log_set_level(lv);
+	if (swb_log_set_format(format) < 0)
+		swb_opts_usage_error(&spec, "invalid --log-format '%s'", format);
+	load_apps(e, &spec, &apps, apps_file);
+}
+
+static uint32_t random_edge_id(void)
+{
+	uint32_t r = 0;
+	while (r == 0) {
+		if (swb_random_bytes(&r, sizeof(r)) < 0)
+			r = (uint32_t)swb_mono_ms() ^ (uint32_t)getpid();
+		r &= 0x7fffffffu;
+	}
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	swb_edge *e = &g_edge;
+	swb_log_init("swb-edge");
+	swb_edge_apps_init(&e->apps);
+	swb_edge_chans_init(&e->chans);
+	parse_flags(e, argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	e->edge_id = random_edge_id();
+	snprintf(e->edge_id_str, sizeof(e->edge_id_str), "%u", e->edge_id);
+	e->start_ms = swb_mono_ms();
+	uv_loop_init(&e->loop);
+	uv_timer_init(&e->loop, &e->tick);
+	e->tick.data = e;
+	uv_signal_init(&e->loop, &e->sigint);
+	uv_signal_init(&e->loop, &e->sigterm);
+	e->sigint.data = e->sigterm.data = e;
+	uv_signal_start(&e->sigint, on_signal, SIGINT);
+	uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+	int rc = 0;
+	if (swb_edge_server_start(e) < 0 || swb_edge_link_start(e) < 0) {
+		rc = 1;
+		shutdown_edge(e);
+	} else {
+		swb_info("swb-edge %s started: edge id %s, %zu app(s), runtime dir %s", SWB_VERSION,
+			 e->edge_id_str, e->apps.n, e->cfg.runtime_dir);
+		uv_timer_start(&e->tick, on_tick, 1000, 1000);
+	}
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&e->loop) != 0)
+		swb_warn("uv loop still had open handles at exit");
+	swb_edge_chans_fini(&e->chans);
+	swb_edge_apps_fini(&e->apps);
+	swb_info("stopped");
+	return rc;
+}

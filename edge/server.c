@@ -1,0 +1,219 @@
+/* server.c: the libwebsockets side of the edge: the context on our own
+ * (foreign) uv loop, the single protocol that serves both HTTP and
+ * WebSocket on one port, dispatch of lws callbacks to conn.c / pusher.c /
+ * http.c, and reassembly of fragmented inbound messages (bounded by
+ * --max-message). Owns the lws context (swb_edge.lws). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge.h"
+#include "frames.h"
+#include "log.h"
+
+/* Close now with code (from inside a RECEIVE callback). */
+static int close_now(struct lws *wsi, int code, const char *reason)
+{
+	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+	return -1;
+}
+
+static void deliver_message(swb_edge *e, swb_edge_conn *c, const char *p, size_t n, int *rc)
+{
+	if (!swb_edge_utf8_valid(p, n)) {
+		e->st.bad_frames++;
+		*rc = close_now(c->wsi, 1007, "Invalid UTF-8");
+		return;
+	}
+	swb_edge_pusher_message(e, c, p, n);
+}
+
+/* One RECEIVE callback: a whole message, or a piece of one. */
+static int ws_receive(swb_edge *e, swb_edge_conn *c, const char *in, size_t len)
+{
+	struct lws *wsi = c->wsi;
+	bool final = lws_is_final_fragment(wsi);
+	int rc = 0;
+	if (lws_frame_is_binary(wsi)) {
+		e->st.bad_frames++;
+		return close_now(wsi, 1003, "Binary frames are not supported");
+	}
+	if (c->rx_len + len > (size_t)e->cfg.max_message) {
+		e->st.bad_frames++;
+		swb_debug("%s: message over %ld bytes, closing 1009", c->socket_id, e->cfg.max_message);
+		return close_now(wsi, 1009, "Message too big");
+	}
+	if (c->rx_len == 0 && final) {
+		deliver_message(e, c, in, len, &rc); /* common case: no copy */
+		return rc;
+	}
+	if (c->rx_len + len > c->rx_cap) {
+		size_t cap = c->rx_cap ? c->rx_cap : 1024;
+		while (cap < c->rx_len + len)
+			cap *= 2;
+		if (cap > (size_t)e->cfg.max_message)
+			cap = (size_t)e->cfg.max_message;
+		char *p = realloc(c->rx, cap);
+		if (!p)
+			return close_now(wsi, 1011, "Out of memory");
+		c->rx = p;
+		c->rx_cap = cap;
+	}
+	memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	if (final) {
+		deliver_message(e, c, c->rx, c->rx_len, &rc);
+		free(c->rx); /* idle connections keep no rx memory */
+		c->rx = NULL;
+		c->rx_len = c->rx_cap = 0;
+	}
+	return rc;
+}
+
+static int ws_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_pss *pss, void *in, size_t len)
+{
+	swb_edge_conn *c = pss->conn;
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		if (!(c = swb_edge_conn_new(e, wsi)))
+			return -1;
+		pss->conn = c;
+		swb_edge_pusher_established(e, c);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		if (!c)
+			return -1;
+		swb_edge_conn_activity(e, c);
+		return ws_receive(e, c, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (c)
+			swb_edge_conn_activity(e, c);
+		return 0;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* Our close frame went out already: this is the answer. */
+		return (c && c->close_sent) ? -1 : 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return c ? swb_edge_conn_writeable(e, c) : 0;
+	case LWS_CALLBACK_CLOSED:
+		if (c) {
+			swb_edge_conn_free(e, c);
+			pss->conn = NULL;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	swb_edge *e = lws_context_user(lws_get_context(wsi));
+	swb_edge_pss *pss = user;
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_RECEIVE_PONG:
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_CLOSED:
+		return pss ? ws_callback(e, wsi, (int)reason, pss, in, len) : 0;
+	case LWS_CALLBACK_HTTP:
+	case LWS_CALLBACK_HTTP_BODY:
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		return pss ? swb_edge_http_callback(e, wsi, (int)reason, pss, in, len) : 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "pusher", callback, sizeof(swb_edge_pss), SWB_EDGE_RX_BUFFER, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void lws_log_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (level & LLL_ERR)
+		swb_err("lws: %.*s", (int)n, line);
+	else if (level & LLL_WARN)
+		swb_warn("lws: %.*s", (int)n, line);
+	else
+		swb_debug("lws: %.*s", (int)n, line);
+}
+
+/* Split "HOST:PORT" ("[v6]:PORT" too). host gets "" for any address. */
+static int parse_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon)
+		return -1;
+	size_t hn = (size_t)(colon - s);
+	const char *h = s;
+	if (hn >= 2 && s[0] == '[' && s[hn - 1] == ']') {
+		h++;
+		hn -= 2;
+	}
+	if (hn >= hostlen)
+		return -1;
+	memcpy(host, h, hn);
+	host[hn] = '\0';
+	if (!strcmp(host, "0.0.0.0") || !strcmp(host, "*") || !strcmp(host, "::"))
+		host[0] = '\0';
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end || p < 1 || p > 65535)
+		return -1;
+	*port = (int)p;
+	return 0;
+}
+
+int swb_edge_server_start(swb_edge *e)
+{
+	static char host[256];
+	int port;
+	if (parse_listen(e->cfg.listen, host, sizeof(host), &port) < 0) {
+		swb_err("invalid --listen '%s': expected HOST:PORT", e->cfg.listen);
+		return -1;
+	}
+	int lvl = LLL_ERR | LLL_WARN;
+	if (swb_log_get_level() >= SWB_LOG_DEBUG)
+		lvl |= LLL_NOTICE | (getenv("SWB_LWS_INFO") ? LLL_INFO : 0);
+	lws_set_log_level(lvl, lws_log_emit);
+	static void *loops[1];
+	loops[0] = &e->loop;
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = port;
+	info.iface = host[0] ? host : NULL;
+	info.protocols = protocols;
+	info.user = e;
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.foreign_loops = loops;
+	info.timeout_secs = 10;
+	e->lws = lws_create_context(&info);
+	if (!e->lws) {
+		swb_err("libwebsockets context creation failed");
+		return -1;
+	}
+	/* The vhost is created on its own so that a failed listen is seen
+	 * here (lws_create_context does not report it reliably). */
+	if (!lws_create_vhost(e->lws, &info)) {
+		swb_err("cannot listen on %s", e->cfg.listen);
+		return -1;
+	}
+	swb_info("listening on %s (WebSocket /app/{key}, HTTP API /apps/{id}/...)", e->cfg.listen);
+	return 0;
+}
+
+void swb_edge_server_stop(swb_edge *e)
+{
+	if (e->lws) {
+		lws_context_destroy(e->lws);
+		e->lws = NULL;
+	}
+}
