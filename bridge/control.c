@@ -39,11 +39,27 @@ static char *status_reply(swb_bridge *b)
 	return s;
 }
 
+/* Parse exactly one JSON value filling [req, req + len) (whitespace
+ * around it allowed). Returns NULL if malformed. */
+static cJSON *parse_whole(const char *req, size_t len)
+{
+	const char *end = NULL;
+	cJSON *o = cJSON_ParseWithLengthOpts(req, len, &end, 0);
+	if (!o)
+		return NULL;
+	for (; end && end < req + len; end++)
+		if (!strchr(" \t\r\n", *end) || !*end) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+	return o;
+}
+
 char *swb_bridge_control_handle(swb_bridge *b, const char *req, size_t len)
 {
 	if (len > CONTROL_REQ_MAX)
 		return error_reply(b, "request too large (limit 64 KiB)");
-	cJSON *o = cJSON_ParseWithLength(req, len);
+	cJSON *o = parse_whole(req, len);
 	char *reply;
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(o, "cmd");
 	char msg[160];

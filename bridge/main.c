@@ -19,7 +19,7 @@ typedef struct main_cfg {
 
 static char default_host[256];
 
-static void parse_flags(main_cfg *c, int argc, char **argv)
+static void parse_flags(main_cfg *c, swb_bridge_redis_url *url, int argc, char **argv)
 {
 	swb_opt opts[] = {
 		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "directory for bridge.ipc and control.ipc",
@@ -55,6 +55,9 @@ static void parse_flags(main_cfg *c, int argc, char **argv)
 		swb_opts_usage_error(&spec, "invalid --redis-prefix '%s' (1-64 of A-Z a-z 0-9 _ - .)", c->prefix);
 	if (!*c->runtime_dir)
 		swb_opts_usage_error(&spec, "--runtime-dir must not be empty");
+	const char *err = NULL;
+	if (swb_bridge_redis_url_parse(c->redis, url, &err) < 0)
+		swb_opts_usage_error(&spec, "invalid --redis '%s': %s", c->redis, err);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -96,14 +99,8 @@ int main(int argc, char **argv)
 		strcpy(default_host, "localhost");
 	c.host_id = default_host;
 	swb_log_init("swb-bridge");
-	parse_flags(&c, argc, argv);
-
 	static swb_bridge b;
-	const char *err = NULL;
-	if (swb_bridge_redis_url_parse(c.redis, &b.url, &err) < 0) {
-		swb_err("invalid --redis '%s': %s", c.redis, err);
-		return 2;
-	}
+	parse_flags(&c, &b.url, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	uv_loop_t loop;
