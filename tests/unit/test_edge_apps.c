@@ -1,0 +1,74 @@
+/* test_edge_apps.c: parsing and validating --app / apps-file specs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "apps.h"
+
+static int add(swb_edge_apps *t, const char *spec)
+{
+	char err[256];
+	return swb_edge_apps_add_spec(t, spec, strlen(spec), err, sizeof(err));
+}
+
+static void test_specs(void **state)
+{
+	swb_edge_apps t;
+	swb_edge_apps_init(&t);
+	assert_int_equal(add(&t, "42:k3y-demo:s3cr3t:with:colons"), 0);
+	const swb_edge_app *a = swb_edge_apps_by_key(&t, "k3y-demo", 8);
+	assert_non_null(a);
+	assert_string_equal(a->id, "42");
+	assert_string_equal(a->secret, "s3cr3t:with:colons");
+	assert_ptr_equal(swb_edge_apps_by_id(&t, "42", 2), a);
+	assert_null(swb_edge_apps_by_id(&t, "4", 1));
+	assert_int_equal(add(&t, "42:other:x"), -1);     /* duplicate id */
+	assert_int_equal(add(&t, "43:k3y-demo:x"), -1);  /* duplicate key */
+	assert_int_equal(add(&t, "44:key44:"), -1);      /* empty secret */
+	assert_int_equal(add(&t, "44:key44"), -1);       /* no secret */
+	assert_int_equal(add(&t, ":key44:s"), -1);       /* empty id */
+	assert_int_equal(add(&t, "4/4:key44:s"), -1);    /* bad id char */
+	assert_int_equal(add(&t, "44:ke y:s"), -1);      /* bad key char */
+	assert_int_equal(add(&t, "44:key44:s"), 0);
+	assert_int_equal(t.n, 2);
+	swb_edge_apps_fini(&t);
+}
+
+static void test_file(void **state)
+{
+	char path[] = "/tmp/test_edge_apps_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fputs("# comment\n\n  1:key1:sec1  \n2:key2:sec2\r\n", f);
+	fclose(f);
+	swb_edge_apps t;
+	swb_edge_apps_init(&t);
+	char err[512];
+	assert_int_equal(swb_edge_apps_load_file(&t, path, err, sizeof(err)), 0);
+	assert_int_equal(t.n, 2);
+	assert_string_equal(swb_edge_apps_by_id(&t, "2", 1)->secret, "sec2");
+	f = fopen(path, "w");
+	fputs("3:key3:s\nbroken line\n", f);
+	fclose(f);
+	assert_int_equal(swb_edge_apps_load_file(&t, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":2:"));
+	assert_int_equal(swb_edge_apps_load_file(&t, "/nonexistent/apps", err, sizeof(err)), -1);
+	unlink(path);
+	swb_edge_apps_fini(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_specs),
+		cmocka_unit_test(test_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,151 @@
+/* test_edge_channels.c: local channel index: first/last semantics, O(1)
+ * swap-remove bookkeeping on both sides, caps, remove_all. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "channels.h"
+
+static int gone_count;
+static char gone_name[256];
+
+static void on_gone(void *ctx, const swb_edge_chan *c)
+{
+	gone_count++;
+	memcpy(gone_name, c->name, c->name_len);
+	gone_name[c->name_len] = '\0';
+	assert_ptr_equal(ctx, &gone_count);
+}
+
+#define ADD(x, s, ch, first) swb_edge_chan_add((x), (s), 100, "app", 3, (ch), strlen(ch), (first))
+#define REM(x, s, ch) swb_edge_chan_remove((x), (s), "app", 3, (ch), strlen(ch), on_gone, &gone_count)
+
+/* Both sides of every membership point at each other. */
+static void check_consistent(swb_edge_subs **all, int n)
+{
+	for (int i = 0; i < n; i++) {
+		swb_edge_subs *s = all[i];
+		for (uint32_t k = 0; k < s->n; k++) {
+			swb_edge_chan *c = s->v[k].chan;
+			assert_true(s->v[k].pos < c->n);
+			assert_ptr_equal(c->members[s->v[k].pos].subs, s);
+			assert_int_equal(c->members[s->v[k].pos].idx, k);
+		}
+	}
+}
+
+static void test_first_last(void **state)
+{
+	swb_edge_chans x;
+	swb_edge_chans_init(&x);
+	swb_edge_subs a = { .owner = &a }, b = { .owner = &b };
+	bool first;
+	gone_count = 0;
+	assert_int_equal(ADD(&x, &a, "news", &first), 0);
+	assert_true(first);
+	assert_int_equal(ADD(&x, &b, "news", &first), 0);
+	assert_false(first);
+	assert_int_equal(ADD(&x, &a, "news", &first), -EEXIST);
+	assert_int_equal(swb_edge_chans_count(&x), 1);
+	assert_int_equal(REM(&x, &a, "news"), 0);
+	assert_int_equal(gone_count, 0);
+	assert_int_equal(REM(&x, &a, "news"), -ENOENT);
+	assert_int_equal(REM(&x, &a, "other"), -ENOENT);
+	assert_int_equal(REM(&x, &b, "news"), 0);
+	assert_int_equal(gone_count, 1);
+	assert_string_equal(gone_name, "news");
+	assert_int_equal(swb_edge_chans_count(&x), 0);
+	assert_null(swb_edge_chan_find(&x, "app", 3, "news", 4));
+	swb_edge_chan_remove_all(&x, &a, on_gone, &gone_count);
+	swb_edge_chan_remove_all(&x, &b, on_gone, &gone_count);
+	swb_edge_chans_fini(&x);
+}
+
+static void test_apps_are_separate(void **state)
+{
+	swb_edge_chans x;
+	swb_edge_chans_init(&x);
+	swb_edge_subs a = { .owner = &a };
+	bool first;
+	assert_int_equal(swb_edge_chan_add(&x, &a, 100, "a1", 2, "c", 1, &first), 0);
+	assert_true(first);
+	assert_int_equal(swb_edge_chan_add(&x, &a, 100, "a2", 2, "c", 1, &first), 0);
+	assert_true(first);
+	/* "a" + "1c" must not collide with "a1" + "c" */
+	assert_int_equal(swb_edge_chan_add(&x, &a, 100, "a", 1, "1c", 2, &first), 0);
+	assert_true(first);
+	assert_int_equal(swb_edge_chans_count(&x), 3);
+	swb_edge_chan *c = swb_edge_chan_find(&x, "a2", 2, "c", 1);
+	assert_non_null(c);
+	assert_int_equal(c->app_len, 2);
+	assert_memory_equal(c->app_id, "a2", 2);
+	swb_edge_chan_remove_all(&x, &a, NULL, NULL);
+	assert_int_equal(swb_edge_chans_count(&x), 0);
+	swb_edge_chans_fini(&x);
+}
+
+static void test_swap_remove_many(void **state)
+{
+	enum { N = 20, C = 8 };
+	swb_edge_chans x;
+	swb_edge_chans_init(&x);
+	swb_edge_subs subs[N], *all[N];
+	char name[16];
+	bool first;
+	gone_count = 0;
+	for (int i = 0; i < N; i++) {
+		subs[i] = (swb_edge_subs){ .owner = &subs[i] };
+		all[i] = &subs[i];
+		for (int k = 0; k < C; k++) {
+			snprintf(name, sizeof(name), "ch%d", (i + k) % C);
+			assert_int_equal(ADD(&x, &subs[i], name, &first), 0);
+		}
+	}
+	check_consistent(all, N);
+	/* remove in an interleaved order and keep checking */
+	for (int i = 0; i < N; i += 2) {
+		snprintf(name, sizeof(name), "ch%d", i % C);
+		assert_int_equal(REM(&x, &subs[i], name), 0);
+		check_consistent(all, N);
+	}
+	for (int i = 1; i < N; i += 2) {
+		swb_edge_chan_remove_all(&x, &subs[i], on_gone, &gone_count);
+		check_consistent(all, N);
+	}
+	assert_int_equal(gone_count, 0);
+	for (int i = 0; i < N; i += 2)
+		swb_edge_chan_remove_all(&x, &subs[i], on_gone, &gone_count);
+	assert_int_equal(gone_count, C);
+	assert_int_equal(swb_edge_chans_count(&x), 0);
+	swb_edge_chans_fini(&x);
+}
+
+static void test_cap(void **state)
+{
+	swb_edge_chans x;
+	swb_edge_chans_init(&x);
+	swb_edge_subs a = { .owner = &a };
+	bool first;
+	assert_int_equal(swb_edge_chan_add(&x, &a, 2, "app", 3, "a", 1, &first), 0);
+	assert_int_equal(swb_edge_chan_add(&x, &a, 2, "app", 3, "b", 1, &first), 0);
+	assert_int_equal(swb_edge_chan_add(&x, &a, 2, "app", 3, "c", 1, &first), -E2BIG);
+	assert_int_equal(swb_edge_chans_count(&x), 2);
+	swb_edge_chan_remove_all(&x, &a, NULL, NULL);
+	swb_edge_chans_fini(&x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_last),
+		cmocka_unit_test(test_apps_are_separate),
+		cmocka_unit_test(test_swap_remove_many),
+		cmocka_unit_test(test_cap),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
