@@ -19,6 +19,7 @@
 
 #include "bridge.h"
 #include "log.h"
+#include "redis_guard.h"
 #include "redis_uv.h"
 #include "sub_reply.h"
 
@@ -275,7 +276,9 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 		forget_subscriptions(b);
 	if (b->redis_stopping)
 		return;
-	swb_warn("redis %s connection lost: %s", rc->role, status == REDIS_OK ? "closed" : cac->errstr);
+	if (!strncmp(cac->errstr, SWB_BRIDGE_GUARD_PREFIX, strlen(SWB_BRIDGE_GUARD_PREFIX)))
+		b->cnt.redis_bad_reply++;
+	swb_warn("redis %s connection lost: %s", rc->role, cac->errstr[0] ? cac->errstr : "closed");
 	rc->lost_logged = true;
 	retry_later(rc);
 }
@@ -319,6 +322,7 @@ static void conn_start(swb_bridge_rconn *rc)
 		retry_later(rc);
 		return;
 	}
+	swb_bridge_redis_guard_install(ac);
 	ac->data = rc;
 	rc->ac = ac;
 	rc->state = SWB_RCONN_CONNECTING;

@@ -3,7 +3,14 @@
  * ac->ev.data and freed in the close callback after hiredis' cleanup. */
 #include "redis_uv.h"
 
+#include "redis_guard.h"
+
+#include <stdio.h>
 #include <stdlib.h>
+
+/* A reply still incomplete after this many buffered bytes means a broken or
+ * hostile server: the connection is closed (the owner reconnects). */
+#define REDIS_UV_MAX_PENDING (64u * 1024 * 1024)
 
 typedef struct swb_bridge_redis_uv {
 	uv_poll_t poll;
@@ -21,6 +28,13 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	/* hiredis may have freed the context above: cleanup cleared a->ac. */
 	if (a->ac && (events & UV_READABLE))
 		redisAsyncHandleRead(a->ac);
+	redisReader *rd = a->ac ? a->ac->c.reader : NULL;
+	if (rd && rd->len - rd->pos > REDIS_UV_MAX_PENDING) {
+		a->ac->c.err = REDIS_ERR_OTHER;
+		snprintf(a->ac->c.errstr, sizeof(a->ac->c.errstr), "%sreply larger than %u bytes",
+			 SWB_BRIDGE_GUARD_PREFIX, REDIS_UV_MAX_PENDING);
+		redisAsyncFree(a->ac); /* disconnect callback, then cleanup */
+	}
 }
 
 static void update(swb_bridge_redis_uv *a, int events)
