@@ -145,6 +145,24 @@ c.test('batch_events delivers each item to its own channel', async () => {
   ledger.assertExact();
 });
 
+c.test('a burst of concurrent publishes through every edge: all accepted, each delivered exactly once', async () => {
+  const ledger = new Ledger(all);
+  const jobs = [];
+  for (const e of edges) {
+    for (let k = 0; k < 20; k++) {
+      const id = uniqueId('burst');
+      ledger.expect(id, subsX, { event: 'burst', channels: [X] });
+      jobs.push(c.request(e, { body: { name: 'burst', channels: [X], data: ev(id) } }));
+    }
+  }
+  const answers = await Promise.all(jobs);
+  const bad = answers.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.text}`);
+  assert.deepEqual(bad, [], `${bad.length} of ${answers.length} concurrent publishes were refused`);
+  await ledger.waitAll();
+  await fence();
+  ledger.assertExact();
+});
+
 c.test('no client ever received a frame it should not have, and every connection is still open', async () => {
   for (const cl of all) {
     assert.equal(cl.closeInfo, null, `${cl.name} was closed: ${JSON.stringify(cl.closeInfo)}`);

@@ -6,6 +6,7 @@
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const net = require('node:net');
 const { Cluster, uniqueId, api } = require('../lib/cluster');
 const { waitDeliveryWorks, Ledger } = require('../lib/deliveries');
 
@@ -126,25 +127,72 @@ c.test('too large: data over 10 KB and body over the limit: 413', async () => {
   assert.equal(big.status, 413, `data of 10241 bytes: ${big.status} ${big.text}`);
   const fits = await req({ body: { name: 'x', channels: [CH], data: JSON.stringify({ id: uniqueId('fits'), pad: 'x'.repeat(9000) }) } });
   assert.equal(fits.status, 200, `data of ~9 KB: ${fits.status} ${fits.text}`);
-  let huge;
-  try {
-    huge = await req({ body: { name: 'x', channels: [CH], data: 'y'.repeat(1024 * 1024) } });
-  } catch (e) {
-    assert.fail(`a 1 MiB body should get a 413 answer, got ${e.code || e.message}`);
-  }
-  assert.equal(huge.status, 413, `1 MiB body: ${huge.status} ${huge.text}`);
+  /* A server may answer 413 as soon as it knows and close without reading
+   * the rest, so send the body slowly and stop once the answer is in. */
+  const body = JSON.stringify({ name: 'x', channels: [CH], data: 'y'.repeat(1024 * 1024) });
+  const q = signedQuery(body);
+  const announced = await rawHttp(edge.port,
+    `POST /apps/${c.app.id}/events?${q} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${body.length}\r\n\r\n`, body);
+  assert.match(announced, /^HTTP\/1\.1 413/, `1 MiB body with Content-Length: ${announced.split('\r\n')[0]}`);
 });
+
+c.test('a chunked body over the limit: 413 (or 411 if chunked bodies are not taken at all)', async () => {
+  const body = JSON.stringify({ name: 'x', channels: [CH], data: 'y'.repeat(1024 * 1024) });
+  const q = signedQuery(body);
+  const chunked = await rawHttp(edge.port,
+    `POST /apps/${c.app.id}/events?${q} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    'Transfer-Encoding: chunked\r\n\r\n', body, { chunked: true });
+  assert.match(chunked, /^HTTP\/1\.1 (413|411)/, `1 MiB chunked body: ${chunked.split('\r\n')[0]}`);
+});
+
+function signedQuery(body) {
+  const params = { auth_key: c.app.key, auth_timestamp: String(Math.floor(Date.now() / 1000)), auth_version: '1.0', body_md5: api.md5(body) };
+  params.auth_signature = api.sign(c.app.secret, 'POST', `/apps/${c.app.id}/events`, params);
+  return Object.entries(params).map(([k, v]) => `${k}=${v}`).join('&');
+}
+
+/* Writes the head (and the first piece of the body), waits up to 3 s for an
+ * early answer (a server that checks Content-Length answers before the
+ * body), then sends the rest in 16 KB pieces until the server answers.
+ * Resolves with whatever the server sent. */
+function rawHttp(port, head, body, { chunked = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    let got = '';
+    let off = 0;
+    let early = null;
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no HTTP answer; got ${JSON.stringify(got)}`)); }, 20000);
+    const done = () => { clearTimeout(timer); clearTimeout(early); sock.destroy(); resolve(got); };
+    const piece = () => {
+      const p = body.slice(off, off + 16384);
+      off += p.length;
+      return chunked ? `${p.length.toString(16)}\r\n${p}\r\n` : p;
+    };
+    const pump = () => {
+      while (!got && off < body.length) {
+        if (!sock.write(piece())) { sock.once('drain', pump); return; }
+      }
+      if (chunked && off >= body.length && !got) sock.write('0\r\n\r\n');
+    };
+    sock.on('connect', () => {
+      sock.write(head + (chunked ? piece() : ''));
+      early = setTimeout(pump, 3000);
+    });
+    sock.on('data', (d) => { got += d.toString('latin1'); if (got.includes('\r\n\r\n')) done(); });
+    sock.on('error', () => { if (got) done(); });
+    sock.on('close', () => { if (got) done(); else { clearTimeout(timer); clearTimeout(early); reject(new Error('closed without an HTTP answer')); } });
+  });
+}
 
 c.test('none of the refused requests was delivered, the edge still serves', async () => {
   await waitDeliveryWorks((body) => c.publish(edge, body), CH, [sub]);
   await sub.ping();
   for (const m of sub.events()) {
-    assert.ok(['probe', 'ok-event', 'ev', 'x'].includes(m.event), `unexpected event ${m.event}`);
+    assert.ok(['probe', 'ok-event', 'x'].includes(m.event), `unexpected event ${m.event}: ${m.data.slice(0, 80)}`);
     if (m.event === 'x') {
       /* only the ~9 KB "fits" event was accepted on this channel */
       assert.ok(JSON.parse(m.data).pad, `a refused event was delivered: ${m.data.slice(0, 80)}`);
     }
   }
-  const refusedNames = sub.events().filter((m) => m.event === 'ev');
-  assert.equal(refusedNames.length, 0, 'an event from a refused request was delivered');
 });

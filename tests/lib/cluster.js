@@ -24,7 +24,7 @@ const crypto = require('node:crypto');
 const { spawn, execFile } = require('node:child_process');
 const { test } = require('node:test');
 
-const { waitFor } = require('./wait');
+const { waitFor, GiveUp } = require('./wait');
 const { redisCommand, clientList } = require('./resp');
 const { PusherClient, RawWs } = require('./pusher_ws');
 const api = require('./http_api');
@@ -182,12 +182,7 @@ class Cluster {
     /* The port may still be held for a moment after a restart: retry. */
     await waitFor(async () => {
       if (!this.redisProc.alive) this.redisProc.start();
-      try {
-        return (await this.redis('PING')) === 'PONG';
-      } catch (e) {
-        if (this.redisProc.exit) await this.redisProc.exited;
-        throw e;
-      }
+      return (await this.redis('PING')) === 'PONG';
     }, { timeout: 10000, interval: 50, what: `redis-server on port ${this.redisPort}` });
     return this.redisUrl;
   }
@@ -262,7 +257,7 @@ class Cluster {
   async waitBridgeReady(host, { waitRedis = true, timeout = 10000 } = {}) {
     await waitFor(async () => {
       if (!host.bridge.alive) {
-        throw new Error(`swb-bridge exited ${JSON.stringify(host.bridge.exit)}:\n${host.bridge.logTail(20)}`);
+        throw new GiveUp(`swb-bridge exited ${JSON.stringify(host.bridge.exit)}:\n${host.bridge.logTail(20)}`);
       }
       const st = await this.status(host);
       if (!st.ok) return false;
@@ -304,7 +299,9 @@ class Cluster {
       } catch (e) {
         lastErr = e;
         await proc.stop();
-        if (!/exited/.test(e.message)) break; /* port clash makes it exit; anything else is real */
+        if (!(e instanceof GiveUp)) break; /* a port clash makes it exit; anything else is real */
+        this.procs.splice(this.procs.indexOf(proc), 1);
+        fs.renameSync(proc.logPath, `${proc.logPath}.failed-${attempt}`);
       }
     }
     throw lastErr;
@@ -314,7 +311,7 @@ class Cluster {
     const p = waitReady ? '/readyz' : '/healthz';
     return waitFor(async () => {
       if (!edge.proc.alive) {
-        throw new Error(`swb-edge exited ${JSON.stringify(edge.proc.exit)}:\n${edge.proc.logTail(20)}`);
+        throw new GiveUp(`swb-edge exited ${JSON.stringify(edge.proc.exit)}:\n${edge.proc.logTail(20)}`);
       }
       const r = await api.get(edge.port, p);
       return waitReady ? r.status === 200 : true;

@@ -9,7 +9,7 @@
 const net = require('node:net');
 const crypto = require('node:crypto');
 const WebSocket = require('ws');
-const { waitFor } = require('./wait');
+const { waitFor, GiveUp } = require('./wait');
 
 class PusherClient {
   constructor(url, name) {
@@ -68,7 +68,7 @@ class PusherClient {
     return waitFor(() => {
       const m = this.find(pred, from);
       if (m) return m;
-      if (this.closeInfo) throw new Error(`connection closed (${this.closeInfo.code})`);
+      if (this.closeInfo) throw new GiveUp(`${this.name}: connection closed (${JSON.stringify(this.closeInfo)}) while waiting for ${what}`);
       return null;
     }, { timeout, what: `${this.name}: ${what}` });
   }

@@ -5,9 +5,14 @@
 
 const { setTimeout: delay } = require('node:timers/promises');
 
+/* Thrown by a condition to stop waiting at once (e.g. the process being
+ * waited for has exited); waitFor rethrows it. */
+class GiveUp extends Error {}
+
 /* Polls cond() (sync or async) every `interval` ms until it returns a truthy
- * value, which is returned. A cond that throws counts as "not yet"; its last
- * error is quoted when the timeout expires. */
+ * value, which is returned. A cond that throws counts as "not yet" (its last
+ * error is quoted when the timeout expires), except GiveUp, which ends the
+ * wait at once. */
 async function waitFor(cond, { timeout = 10000, interval = 25, what = 'condition' } = {}) {
   const deadline = Date.now() + timeout;
   let lastErr = null;
@@ -17,6 +22,7 @@ async function waitFor(cond, { timeout = 10000, interval = 25, what = 'condition
       if (v) return v;
       lastErr = null;
     } catch (e) {
+      if (e instanceof GiveUp) throw e;
       lastErr = e;
     }
     if (Date.now() >= deadline) {
@@ -42,4 +48,4 @@ function once(emitter, event, { timeout = 10000, what } = {}) {
   });
 }
 
-module.exports = { waitFor, once, delay };
+module.exports = { waitFor, once, delay, GiveUp };
