@@ -73,8 +73,8 @@ typedef struct swb_bridge_rconn {
 	int state;              /* enum swb_bridge_rconn_state */
 	uv_timer_t timer;       /* connect timeout / reconnect backoff */
 	uint64_t backoff_ms;
+	uint64_t up_ms;         /* when it last connected */
 	bool lost_logged;       /* one warning per outage */
-	bool ever_up;           /* a later connect counts as a reconnect */
 } swb_bridge_rconn;
 
 typedef struct swb_bridge {
@@ -100,7 +100,8 @@ typedef struct swb_bridge {
 
 	/* redis.c */
 	swb_bridge_rconn cmd, sub;
-	uint64_t reconnects;
+	uint64_t reconnects;    /* times both connections were back up after a loss */
+	bool redis_was_up;      /* both were up at least once */
 	bool redis_inited, redis_stopping;
 	size_t inflight; /* PUBLISH commands awaiting a reply */
 	char probe[SWB_BRIDGE_CHAN_NAME_MAX + 1];

@@ -4,7 +4,8 @@
  * SETNAME and (P)(UN)SUBSCRIBE only, all with one catch-all callback
  * (on_sub_reply) that validates every reply. Each connection connects
  * non-blocking with a 2 s timeout and, when lost, reconnects from its timer
- * with exponential backoff (100 ms doubling to 5 s, jittered). hiredis owns
+ * with exponential backoff (100 ms doubling to 5 s, jittered; reset only
+ * after a connection stayed up STABLE_MS). hiredis owns
  * and frees the contexts; we drop our pointer in the connect-failure and
  * disconnect callbacks.
  *
@@ -22,11 +23,13 @@
 #include "redis_guard.h"
 #include "redis_uv.h"
 #include "sub_reply.h"
+#include "util.h"
 
 #define CONNECT_TIMEOUT_MS 2000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define SUBSCRIBE_BATCH 100
+#define STABLE_MS 5000 /* a connection up this long resets the backoff */
 
 static void conn_start(swb_bridge_rconn *rc);
 
@@ -256,12 +259,15 @@ static void on_connect(const redisAsyncContext *cac, int status)
 		retry_later(rc);
 		return;
 	}
-	if (rc->ever_up)
-		b->reconnects++;
-	rc->ever_up = true;
 	rc->lost_logged = false;
-	rc->backoff_ms = 0;
+	rc->up_ms = swb_mono_ms();
 	rc->state = SWB_RCONN_UP;
+	/* reconnects: times the pair became whole again after having been */
+	if (b->cmd.state == SWB_RCONN_UP && b->sub.state == SWB_RCONN_UP) {
+		if (b->redis_was_up)
+			b->reconnects++;
+		b->redis_was_up = true;
+	}
 	swb_info("redis %s connected to %s:%d", rc->role, b->url.host, b->url.port);
 	on_up(rc);
 }
@@ -276,6 +282,10 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 		forget_subscriptions(b);
 	if (b->redis_stopping)
 		return;
+	/* A server that accepts and then fails at once must not make us spin:
+	 * the backoff restarts only after a connection that held up. */
+	if (swb_mono_ms() - rc->up_ms >= STABLE_MS)
+		rc->backoff_ms = 0;
 	if (!strncmp(cac->errstr, SWB_BRIDGE_GUARD_PREFIX, strlen(SWB_BRIDGE_GUARD_PREFIX)))
 		b->cnt.redis_bad_reply++;
 	swb_warn("redis %s connection lost: %s", rc->role, cac->errstr[0] ? cac->errstr : "closed");
@@ -294,6 +304,7 @@ static void on_timer(uv_timer_t *t)
 	redisAsyncContext *ac = rc->ac;
 	rc->ac = NULL;
 	rc->state = SWB_RCONN_DOWN;
+	swb_debug("redis %s: connect attempt timed out", rc->role);
 	if (!rc->lost_logged)
 		swb_warn("redis %s: connect to %s:%d timed out", rc->role, rc->b->url.host, rc->b->url.port);
 	rc->lost_logged = true;
@@ -311,6 +322,7 @@ static void schedule_retry(swb_bridge_rconn *rc, uint64_t delay_ms)
 static void conn_start(swb_bridge_rconn *rc)
 {
 	swb_bridge *b = rc->b;
+	swb_debug("redis %s: connecting to %s:%d", rc->role, b->url.host, b->url.port);
 	redisAsyncContext *ac = redisAsyncConnect(b->url.host, b->url.port);
 	if (!ac || ac->err || swb_bridge_redis_uv_attach(ac, b->loop) < 0) {
 		if (!rc->lost_logged)
