@@ -131,6 +131,7 @@ int main(int argc, char **argv)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)
 		swb_warn("event loop did not close cleanly");
+	nng_fini(); /* joins NNG's threads: a clean exit under valgrind */
 	swb_info("bridge stopped");
 	return rc;
 }
