@@ -181,10 +181,15 @@ static void handle_bridge_msg(swb_edge_link *l, const uint8_t *p, size_t n)
 	swb__bridge_msg__free_unpacked(m, NULL);
 }
 
+/* Drain what the bridge sent, but at most about a quarter of a client queue's
+ * worth of bytes per loop iteration: client sockets get their writable
+ * turn in between, so a burst does not fill the queue of a client that
+ * reads. The NNG fd stays readable while messages remain. */
 static void on_readable(uv_poll_t *h, int status, int events)
 {
 	swb_edge_link *l = h->data;
-	for (int i = 0; i < RECV_BATCH; i++) {
+	size_t budget = (size_t)l->e->cfg.max_queue / 4, got = 0;
+	for (int i = 0; i < RECV_BATCH && got < budget; i++) {
 		nng_msg *msg;
 		int rv = nng_recvmsg(l->sock, &msg, NNG_FLAG_NONBLOCK);
 		if (rv != 0) {
@@ -192,6 +197,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
 				swb_warn("bridge receive: %s", nng_strerror(rv));
 			return;
 		}
+		got += nng_msg_len(msg);
 		handle_bridge_msg(l, nng_msg_body(msg), nng_msg_len(msg));
 		nng_msg_free(msg);
 	}

@@ -127,6 +127,23 @@ int swb_edge_conn_send(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 	return 0;
 }
 
+/* Write a delivery at once when nothing is queued or buffered for this
+ * connection, so a client that reads never depends on how soon lws gets
+ * round to SERVER_WRITEABLE (under a burst from the bridge that can take
+ * several loop turns); otherwise queue it. Called outside lws callbacks
+ * (bridge receive path) only. */
+int swb_edge_conn_deliver(swb_edge *e, swb_edge_conn *c, swb_buf *b)
+{
+	if (c->close_code || c->q_n || c->ping_due || lws_partial_buffered(c->wsi))
+		return swb_edge_conn_send(e, c, b);
+	if (lws_write(c->wsi, swb_buf_payload(b), b->len, LWS_WRITE_TEXT) < 0) {
+		swb_edge_conn_close(e, c, 1011, "Write failed", true);
+		return -1;
+	}
+	e->st.messages_out++;
+	return 0;
+}
+
 int swb_edge_conn_send_new(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 {
 	if (!b) {
@@ -189,11 +206,20 @@ int swb_edge_conn_writeable(swb_edge *e, swb_edge_conn *c)
 	if (c->close_code && c->q_n == 0)
 		return write_close(c);
 	if (c->ping_due) {
+		/* lws 4.1 does not call RECEIVE_PONG for an empty pong, so the
+		 * ping carries one byte that the peer echoes. */
 		unsigned char ping[LWS_PRE + 1];
+		ping[LWS_PRE] = 'p';
 		c->ping_due = false;
-		if (lws_write(c->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+		if (lws_write(c->wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
 			return -1;
-	} else if (c->q_n) {
+	}
+	/* As many queued frames as the socket takes now (bounded for
+	 * fairness): a reader that keeps up never lets its queue grow. Stop
+	 * as soon as lws had to buffer part of a write. */
+	for (int i = 0; i < SWB_EDGE_WRITES_PER_CALLBACK && c->q_n; i++) {
+		if (lws_partial_buffered(c->wsi))
+			break;
 		swb_buf *b = c->q[c->q_head];
 		c->q_head = (c->q_head + 1) % c->q_cap;
 		c->q_n--;

@@ -30,7 +30,7 @@ static void fan_out(swb_edge *e, swb_edge_chan *ch, swb_buf *frame, const char *
 	for (uint32_t i = 0; i < ch->n; i++) {
 		swb_edge_conn *c = ch->members[i].subs->owner;
 		if (c != skip)
-			swb_edge_conn_send(e, c, frame);
+			swb_edge_conn_deliver(e, c, frame);
 	}
 }
 

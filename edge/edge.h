@@ -24,6 +24,8 @@
 #define SWB_EDGE_MAX_SUBS 100        /* subscriptions per connection */
 #define SWB_EDGE_ACK_TIMEOUT_MS 5000 /* publish -> PublishAck */
 #define SWB_EDGE_RX_BUFFER 4096
+#define SWB_EDGE_TX_PACKET (1024 * 1024) /* largest single send() lws may issue */
+#define SWB_EDGE_WRITES_PER_CALLBACK 64 /* frames written per SERVER_WRITEABLE */
 #define SWB_EDGE_CLOSE_GRACE_S 3     /* hard close if a close frame cannot be sent */
 
 typedef struct swb_edge_config {
@@ -120,6 +122,8 @@ void swb_edge_conn_free(swb_edge *e, swb_edge_conn *c);
 /* Queue one reference to b (the caller keeps its own). Returns 0, or -1
  * if the connection is closing or was just closed as a slow consumer. */
 int swb_edge_conn_send(swb_edge *e, swb_edge_conn *c, swb_buf *b);
+/* Fan-out path: write now if nothing is pending, else queue (as above). */
+int swb_edge_conn_deliver(swb_edge *e, swb_edge_conn *c, swb_buf *b);
 /* Queue a frame the caller gives up (NULL = allocation failure). */
 int swb_edge_conn_send_new(swb_edge *e, swb_edge_conn *c, swb_buf *b);
 /* Close with a WebSocket close code once the queue is written; drop=true

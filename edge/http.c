@@ -189,6 +189,11 @@ static int on_http(swb_edge *e, struct lws *wsi, swb_edge_pss *pss, const char *
 		respond_error(h, cl == -2 ? 400 : 413, cl == -2 ? "Bad Content-Length" : "Request body too large");
 		return 0;
 	}
+	if (cl == -1 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+		h->close_after = true;
+		respond_error(h, 411, "Length Required: chunked request bodies are not accepted");
+		return 0;
+	}
 	if (cl <= 0)
 		api_request(e, h); /* no body will follow */
 	return 0;

@@ -85,6 +85,7 @@ static int ws_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_pss *p
 		swb_edge_conn_activity(e, c);
 		return ws_receive(e, c, in, len);
 	case LWS_CALLBACK_RECEIVE_PONG:
+		swb_debug("%s: pong", c ? c->socket_id : "?");
 		if (c)
 			swb_edge_conn_activity(e, c);
 		return 0;
@@ -129,7 +130,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-	{ "pusher", callback, sizeof(swb_edge_pss), SWB_EDGE_RX_BUFFER, 0, NULL, 0 },
+	/* tx_packet_size: lws otherwise caps each send() at rx_buffer_size and
+	 * buffers the rest, so a frame over 4 KB would take several loop turns. */
+	{ "pusher", callback, sizeof(swb_edge_pss), SWB_EDGE_RX_BUFFER, 0, NULL, SWB_EDGE_TX_PACKET },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
