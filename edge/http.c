@@ -26,6 +26,7 @@ struct swb_edge_http {
 	bool body_too_big;
 	/* response */
 	int status;
+	const char *content_type;    /* NULL = application/json */
 	swb_sbuf resp;               /* LWS_PRE zero bytes, then the JSON body */
 	bool resp_ready, headers_sent, close_after;
 	/* waiting for a PublishAck */
@@ -75,16 +76,17 @@ static bool header_method(struct lws *wsi, enum lws_token_indexes t)
 	return lws_hdr_total_length(wsi, t) > 0;
 }
 
-static void read_query(swb_edge_http *h)
+/* Collect the query arguments (lws has already percent-decoded each one).
+ * Returns -1 on too many or duplicate parameters. */
+static int read_query(swb_edge_http *h)
 {
 	char frag[1024];
-	for (int i = 0; i < SWB_EDGE_API_MAX_PARAMS + 1; i++) {
+	for (int i = 0;; i++) {
 		int n = lws_hdr_copy_fragment(h->wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
 		if (n < 0)
-			break;
-		/* lws has already percent-decoded each argument. */
+			return 0;
 		if (swb_edge_query_add(&h->q, frag, (size_t)n, true) < 0)
-			break; /* too many or duplicate: auth will fail */
+			return -1;
 	}
 }
 
@@ -135,6 +137,37 @@ static void api_request(swb_edge *e, swb_edge_http *h)
 	swb_edge_api_publish_fini(&p);
 }
 
+/* Prometheus text format, this edge's counters only. */
+static void respond_metrics(swb_edge *e, swb_edge_http *h)
+{
+	static const unsigned char pre[LWS_PRE];
+	const swb_edge_stats *st = &e->st;
+	swb_sbuf_append(&h->resp, pre, sizeof(pre));
+	swb_sbuf_printf(&h->resp,
+			"# TYPE swb_edge_connections gauge\nswb_edge_connections %u\n"
+			"# TYPE swb_edge_channels gauge\nswb_edge_channels %zu\n"
+			"# TYPE swb_edge_bridge_ready gauge\nswb_edge_bridge_ready %d\n"
+			"# TYPE swb_edge_connections_total counter\nswb_edge_connections_total %llu\n"
+			"# TYPE swb_edge_messages_in_total counter\nswb_edge_messages_in_total %llu\n"
+			"# TYPE swb_edge_messages_out_total counter\nswb_edge_messages_out_total %llu\n"
+			"# TYPE swb_edge_slow_disconnects_total counter\nswb_edge_slow_disconnects_total %llu\n"
+			"# TYPE swb_edge_bad_frames_total counter\nswb_edge_bad_frames_total %llu\n"
+			"# TYPE swb_edge_bad_deliveries_total counter\nswb_edge_bad_deliveries_total %llu\n"
+			"# TYPE swb_edge_bridge_send_failures_total counter\nswb_edge_bridge_send_failures_total %llu\n"
+			"# TYPE swb_edge_publishes_total counter\nswb_edge_publishes_total %llu\n"
+			"# TYPE swb_edge_publish_failures_total counter\nswb_edge_publish_failures_total %llu\n",
+			st->connections, swb_edge_chans_count(&e->chans), swb_edge_link_ready(e) ? 1 : 0,
+			(unsigned long long)st->connections_total, (unsigned long long)st->messages_in,
+			(unsigned long long)st->messages_out, (unsigned long long)st->slow_disconnects,
+			(unsigned long long)st->bad_frames, (unsigned long long)st->bad_deliveries,
+			(unsigned long long)st->link_send_fail, (unsigned long long)st->publishes,
+			(unsigned long long)st->publish_fail);
+	h->status = 200;
+	h->content_type = "text/plain; version=0.0.4";
+	h->resp_ready = true;
+	lws_callback_on_writable(h->wsi);
+}
+
 static void route_request(swb_edge *e, swb_edge_http *h)
 {
 	if (!h->is_post && h->path_len == 8 && !memcmp(h->path, "/healthz", 8)) {
@@ -144,6 +177,10 @@ static void route_request(swb_edge *e, swb_edge_http *h)
 	if (!h->is_post && h->path_len == 7 && !memcmp(h->path, "/readyz", 7)) {
 		bool ok = swb_edge_link_ready(e);
 		respond_raw(h, ok ? 200 : 503, ok ? "{\"ok\":true,\"bridge\":true}" : "{\"ok\":false,\"bridge\":false}");
+		return;
+	}
+	if (!h->is_post && h->path_len == 8 && !memcmp(h->path, "/metrics", 8)) {
+		respond_metrics(e, h);
 		return;
 	}
 	const char *id;
@@ -177,7 +214,11 @@ static int on_http(swb_edge *e, struct lws *wsi, swb_edge_pss *pss, const char *
 	}
 	memcpy(h->path, in, n);
 	h->path_len = n;
-	read_query(h);
+	if (read_query(h) < 0) {
+		h->close_after = true;
+		respond_error(h, 400, "Invalid query string: duplicate or too many parameters");
+		return 0;
+	}
 	route_request(e, h);
 	if (h->resp_ready) {
 		h->close_after = h->is_post; /* do not read an unwanted body */
@@ -220,7 +261,8 @@ static int on_writeable(swb_edge *e, swb_edge_http *h)
 	size_t blen = h->resp.len - LWS_PRE;
 	if (!h->headers_sent) {
 		unsigned char hb[LWS_PRE + 512], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
-		if (lws_add_http_common_headers(h->wsi, (unsigned)h->status, "application/json", blen, &p, end) ||
+		if (lws_add_http_common_headers(h->wsi, (unsigned)h->status,
+						h->content_type ? h->content_type : "application/json", blen, &p, end) ||
 		    (h->close_after &&
 		     lws_add_http_header_by_token(h->wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p, end)) ||
 		    lws_finalize_write_http_header(h->wsi, start, &p, end))
