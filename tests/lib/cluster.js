@@ -181,6 +181,8 @@ class Cluster {
     this.redisUrl = `redis://127.0.0.1:${this.redisPort}`;
     /* The port may still be held for a moment after a restart: retry. */
     await waitFor(async () => {
+      const ex = this.redisProc.exit;
+      if (ex && ex.error) throw new GiveUp(`cannot start ${redisBin}: ${ex.error.message}`);
       if (!this.redisProc.alive) this.redisProc.start();
       return (await this.redis('PING')) === 'PONG';
     }, { timeout: 10000, interval: 50, what: `redis-server on port ${this.redisPort}` });

@@ -33,19 +33,4 @@ async function waitFor(cond, { timeout = 10000, interval = 25, what = 'condition
   }
 }
 
-/* Resolves when `emitter` emits `event`, rejects after `timeout` ms. */
-function once(emitter, event, { timeout = 10000, what } = {}) {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      emitter.removeListener(event, on);
-      reject(new Error(`timed out after ${timeout} ms waiting for ${what || event}`));
-    }, timeout);
-    function on(...args) {
-      clearTimeout(t);
-      resolve(args);
-    }
-    emitter.once(event, on);
-  });
-}
-
-module.exports = { waitFor, once, delay, GiveUp };
+module.exports = { waitFor, GiveUp };
