@@ -348,3 +348,8 @@ void swb_edge_link_stats(swb_edge *e)
 	m.stats = &s;
 	send_edge_msg(e->link, &m);
 }
+
+void swb_edge_link_lib_fini(void)
+{
+	nng_fini(); /* NNG's threads, so valgrind sees a clean exit */
+}

@@ -96,6 +96,7 @@ typedef struct swb_edge {
 	swb_edge_apps apps;
 	uv_loop_t loop;
 	struct lws_context *lws;
+	bool lws_stopping;
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm;
 	uint32_t edge_id;            /* socket_id prefix, random 31-bit */
@@ -115,6 +116,7 @@ typedef struct swb_edge {
 /* server.c */
 int swb_edge_server_start(swb_edge *e);
 void swb_edge_server_stop(swb_edge *e);
+void swb_edge_server_free(swb_edge *e);
 
 /* conn.c */
 swb_edge_conn *swb_edge_conn_new(swb_edge *e, struct lws *wsi);
@@ -163,5 +165,7 @@ void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const 
 int swb_edge_link_publish(swb_edge *e, uint64_t request_id, const char *app_id,
 			  const swb_edge_api_publish *p);
 void swb_edge_link_stats(swb_edge *e);
+/* At process exit, after swb_edge_link_stop and the loop have finished. */
+void swb_edge_link_lib_fini(void);
 
 #endif

@@ -132,10 +132,13 @@ int main(int argc, char **argv)
 		uv_timer_start(&e->tick, on_tick, 1000, 1000);
 	}
 	uv_run(&e->loop, UV_RUN_DEFAULT);
+	swb_edge_server_free(e);
+	uv_run(&e->loop, UV_RUN_DEFAULT); /* anything lws closed last */
 	if (uv_loop_close(&e->loop) != 0)
 		swb_warn("uv loop still had open handles at exit");
 	swb_edge_chans_fini(&e->chans);
 	swb_edge_apps_fini(&e->apps);
+	swb_edge_link_lib_fini();
 	swb_info("stopped");
 	return rc;
 }

@@ -213,7 +213,20 @@ int swb_edge_server_start(swb_edge *e)
 	return 0;
 }
 
+/* First stage, from inside the loop: lws closes every connection and
+ * starts closing its uv handles; the loop then runs until they are gone. */
 void swb_edge_server_stop(swb_edge *e)
+{
+	if (e->lws && !e->lws_stopping) {
+		e->lws_stopping = true;
+		lws_context_destroy(e->lws);
+	}
+}
+
+/* Last stage, after uv_run returned: with a foreign loop lws 4.1 frees the
+ * context only when lws_context_destroy is called again once its handles
+ * have closed (each call advances its teardown by one stage). */
+void swb_edge_server_free(swb_edge *e)
 {
 	if (e->lws) {
 		lws_context_destroy(e->lws);
