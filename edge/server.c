@@ -185,7 +185,7 @@ int swb_edge_server_start(swb_edge *e)
 	}
 	int lvl = LLL_ERR | LLL_WARN;
 	if (swb_log_get_level() >= SWB_LOG_DEBUG)
-		lvl |= LLL_NOTICE | (getenv("SWB_LWS_INFO") ? LLL_INFO : 0);
+		lvl |= LLL_NOTICE;
 	lws_set_log_level(lvl, lws_log_emit);
 	static void *loops[1];
 	loops[0] = &e->loop;
