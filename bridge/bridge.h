@@ -60,6 +60,12 @@ typedef struct swb_bridge_edge {
 	/* last EdgeStats */
 	uint32_t connections, channels;
 	uint64_t messages_in, messages_out, slow_disconnects, uptime_ms;
+	/* outq.c: messages waiting for room in NNG (ring buffer, owned) */
+	nng_msg **outq;
+	size_t out_head, out_len, out_cap, out_bytes;
+	uint64_t sent;    /* messages handed to NNG for this pipe */
+	uint64_t tx_seen; /* the pipe's tx_msgs statistic, last read */
+	uint64_t stall_ms;
 	UT_hash_handle hh;
 } swb_bridge_edge;
 
@@ -95,6 +101,9 @@ typedef struct swb_bridge {
 	size_t ngone, gone_cap;
 	bool pipes_closing;   /* under pipe_mu: stop signalling the loop */
 	swb_bridge_edge *edges;
+	uv_idle_t out_idle;   /* outq.c pump */
+	uv_timer_t out_timer;
+	uint64_t out_progress_ms;
 
 	swb_bridge_interest interest;
 
@@ -123,8 +132,15 @@ void swb_bridge_edges_fini(swb_bridge *b);
 /* Send m to one edge (takes ownership of m in every case). */
 void swb_bridge_edges_send(swb_bridge *b, uint32_t pipe_id, nng_msg *m);
 size_t swb_bridge_edges_count(const swb_bridge *b);
+swb_bridge_edge *swb_bridge_edge_find(swb_bridge *b, uint32_t pipe_id);
 /* Pack bm into a new NNG message (NULL on allocation failure). */
 nng_msg *swb_bridge_pack(const struct Swb__BridgeMsg *bm);
+
+/* outq.c: per-edge outbound queue (see there for why) */
+void swb_bridge_outq_init(swb_bridge *b);
+void swb_bridge_outq_fini(swb_bridge *b);
+void swb_bridge_outq_send(swb_bridge *b, swb_bridge_edge *e, nng_msg *m);
+void swb_bridge_outq_clear(swb_bridge_edge *e);
 
 /* publish.c */
 void swb_bridge_publish(swb_bridge *b, uint32_t pipe_id, struct Swb__PublishRequest *req);

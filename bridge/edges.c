@@ -40,28 +40,29 @@ nng_msg *swb_bridge_pack(const Swb__BridgeMsg *bm)
 	return m;
 }
 
+swb_bridge_edge *swb_bridge_edge_find(swb_bridge *b, uint32_t id)
+{
+	swb_bridge_edge *e = NULL;
+	HASH_FIND(hh, b->edges, &id, sizeof(id), e);
+	return e;
+}
+
+#define edge_find swb_bridge_edge_find
+
+/* Only registered edges get messages; anything else (e.g. an ack for an
+ * edge that has just gone) is dropped. */
 void swb_bridge_edges_send(swb_bridge *b, uint32_t pipe_id, nng_msg *m)
 {
-	nng_msg_set_pipe(m, pipe_of(pipe_id));
-	int rv = nng_sendmsg(b->edge_sock, m, NNG_FLAG_NONBLOCK);
-	if (rv == 0)
-		return;
-	nng_msg_free(m);
-	b->cnt.edge_send_drops++;
-	swb_bridge_ratelog_emit(&b->rl_send, SWB_LOG_WARN, "dropped a message to edge pipe %u: %s", pipe_id,
-			   nng_strerror(rv));
+	swb_bridge_edge *e = edge_find(b, pipe_id);
+	if (e)
+		swb_bridge_outq_send(b, e, m);
+	else
+		nng_msg_free(m);
 }
 
 size_t swb_bridge_edges_count(const swb_bridge *b)
 {
 	return HASH_COUNT(b->edges);
-}
-
-static swb_bridge_edge *edge_find(swb_bridge *b, uint32_t id)
-{
-	swb_bridge_edge *e = NULL;
-	HASH_FIND(hh, b->edges, &id, sizeof(id), e);
-	return e;
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -236,6 +237,7 @@ static void edge_gone(swb_bridge *b, uint32_t id)
 	swb_bridge_interest_remove_edge(&b->interest, id);
 	swb_info("edge disconnected: id=%s pid=%u (%zu channel interests dropped)", e->edge_id, e->pid, n);
 	HASH_DEL(b->edges, e);
+	swb_bridge_outq_clear(e);
 	free(e);
 }
 
@@ -305,6 +307,7 @@ int swb_bridge_edges_init(swb_bridge *b)
 		return -1;
 	memcpy(b->bridge_path, url, sizeof(url)); /* ours from now on: fini unlinks it */
 	pthread_mutex_init(&b->pipe_mu, NULL);
+	swb_bridge_outq_init(b);
 	uv_async_init(b->loop, &b->pipe_async, on_pipes_gone);
 	b->pipe_async.data = b;
 	if (open_socket(b) < 0)
@@ -325,6 +328,7 @@ static void free_edges(swb_bridge *b)
 	swb_bridge_edge *e, *tmp;
 	HASH_ITER(hh, b->edges, e, tmp) {
 		HASH_DEL(b->edges, e);
+		swb_bridge_outq_clear(e);
 		free(e);
 	}
 }
@@ -343,6 +347,7 @@ void swb_bridge_edges_fini(swb_bridge *b)
 	}
 	if (b->pipe_async.data)
 		uv_close((uv_handle_t *)&b->pipe_async, NULL);
+	swb_bridge_outq_fini(b);
 	free(b->gone_pipes);
 	b->gone_pipes = NULL;
 	free_edges(b);

@@ -32,6 +32,7 @@ static cJSON *edge_json(const swb_bridge_edge *e, uint64_t now)
 	cJSON_AddNumberToObject(o, "slow_disconnects", (double)e->slow_disconnects);
 	cJSON_AddNumberToObject(o, "uptime_ms", (double)e->uptime_ms);
 	cJSON_AddNumberToObject(o, "connected_ms", (double)(now - e->connected_ms));
+	cJSON_AddNumberToObject(o, "queued", (double)e->out_len);
 	return o;
 }
 
