@@ -32,6 +32,7 @@ REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 
 mkdir -p "$RUN/a" "$RUN/b" "$RUN/redis"
 chmod 700 "$RUN/a" "$RUN/b"
+echo '*' >"$RUN/.gitignore"   # runtime state and logs never belong in git
 
 pids=()   # everything started here, in start order
 names=()
