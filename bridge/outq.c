@@ -23,7 +23,7 @@
 #define OUT_WINDOW 2
 #define OUTQ_MAX_MSGS 65536
 #define OUTQ_MAX_BYTES (16u * 1024 * 1024)
-#define STALL_MS 3000 /* no tx progress this long: assume NNG lost them */
+#define STALL_MS 3000 /* no tx progress this long: say so (rate-limited) */
 #define SPIN_MS 20    /* keep polling every iteration this long after progress */
 
 static void pump_schedule(swb_bridge *b, bool progress);
@@ -141,10 +141,9 @@ static bool refill(swb_bridge *b, swb_bridge_edge *e, uint64_t now, bool *backlo
 	if (sent || !e->out_len)
 		e->stall_ms = now;
 	else if (now - e->stall_ms > STALL_MS) {
-		swb_bridge_ratelog_emit(&b->rl_send, SWB_LOG_WARN,
-					"edge %s: no progress for %d ms (%zu queued); retrying", e->edge_id,
-					STALL_MS, e->out_len);
-		e->tx_seen = e->sent;
+		/* A slow edge. Waiting is right: NNG would drop anything more. */
+		swb_bridge_ratelog_emit(&b->rl_send, SWB_LOG_WARN, "edge %s is not reading: %zu messages queued",
+					e->edge_id, e->out_len);
 		e->stall_ms = now;
 	}
 	*backlog |= e->out_len > 0;
