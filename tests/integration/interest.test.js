@@ -101,6 +101,19 @@ c.test('a host whose last subscriber disconnects abruptly (TCP reset) drops the 
   await waitFor(async () => !(await inPubsub(ch)), { what: `${ch} gone from PUBSUB CHANNELS after reset` });
 });
 
+c.test('an edge killed with -9: its bridge drops that edge\'s interests', async () => {
+  const b2 = await c.addEdge(b);
+  const ch = uniqueId('edge-dies');
+  const cl = await c.connect(b2, { name: 'on-doomed-edge' });
+  await cl.subscribe(ch);
+  await c.waitNumsub(ch, 1);
+  await waitFor(() => inStatus(b, ch), { what: `host B status lists ${ch}` });
+  await b2.proc.kill9();
+  await waitFor(async () => !(await inPubsub(ch)), { what: `${ch} gone from PUBSUB CHANNELS after its edge died` });
+  await waitFor(async () => (await c.status(b)).edges.length === 1, { what: 'host B lists one edge again' });
+  await cl.waitClose();
+});
+
 c.test('status shows the edges of each host and no channel of the other', async () => {
   const sa = await c.status(a);
   const sb = await c.status(b);
