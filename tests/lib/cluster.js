@@ -220,11 +220,11 @@ class Cluster {
       { timeout, what: `PUBSUB NUMSUB ${channel} == ${n}` });
   }
 
-  /* CLIENT LIST entries of a host's bridge: names swb-HOSTID-cmd / -sub. */
+  /* CLIENT LIST entries named by a host's bridge (swb-HOSTID-cmd, -sub, or
+   * any other swb-HOSTID-* it might open). */
   async bridgeConnections(host) {
     const all = await clientList(this.redisUrl);
-    const want = new Set([`swb-${host.hostId}-cmd`, `swb-${host.hostId}-sub`]);
-    return all.filter((c) => want.has(c.name) || (c.name || '').startsWith(`swb-${host.hostId}-`));
+    return all.filter((c) => (c.name || '').startsWith(`swb-${host.hostId}-`));
   }
 
   /* ---- hosts and bridges ---- */
@@ -318,12 +318,6 @@ class Cluster {
       const r = await api.get(edge.port, p);
       return waitReady ? r.status === 200 : true;
     }, { timeout, what: `edge :${edge.port} ${p}` });
-  }
-
-  async restartEdge(edge) {
-    await edge.proc.stop();
-    edge.proc.start();
-    await this.waitEdgeReady(edge);
   }
 
   /* ---- clients and publishing ---- */
