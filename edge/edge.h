@@ -114,6 +114,9 @@ typedef struct swb_edge {
 } swb_edge;
 
 /* server.c */
+/* Split --listen "HOST:PORT" / "[V6]:PORT"; HOST must be an IP address,
+ * "*" (host becomes ""), or localhost. Returns 0 or -1. */
+int swb_edge_parse_listen(const char *s, char *host, size_t hostlen, int *port);
 int swb_edge_server_start(swb_edge *e);
 void swb_edge_server_stop(swb_edge *e);
 void swb_edge_server_free(swb_edge *e);

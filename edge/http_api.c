@@ -176,7 +176,8 @@ static int auth_params(const swb_edge_app *app, const swb_edge_query *q, const c
 	}
 	char *end;
 	long long t = strtoll(ts->val, &end, 10);
-	if (ts->val_len == 0 || ts->val_len > 19 || *end || llabs(t - (long long)now) > SWB_EDGE_API_TS_WINDOW) {
+	if (ts->val_len == 0 || ts->val_len > 19 || end != ts->val + ts->val_len ||
+	    llabs(t - (long long)now) > SWB_EDGE_API_TS_WINDOW) {
 		snprintf(err, errlen, "Timestamp expired: Given timestamp (%.20s) not within %ds of server time (%lld)",
 			 ts->val, SWB_EDGE_API_TS_WINDOW, (long long)now);
 		return 401;

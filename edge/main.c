@@ -89,6 +89,10 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 	swb_log_set_level(lv);
 	if (swb_log_set_format(format) < 0)
 		swb_opts_usage_error(&spec, "invalid --log-format '%s'", format);
+	char host[256];
+	int port;
+	if (swb_edge_parse_listen(c->listen, host, sizeof(host), &port) < 0)
+		swb_opts_usage_error(&spec, "invalid --listen '%s': expected IP:PORT, [IPv6]:PORT or *:PORT", c->listen);
 	load_apps(e, &spec, &apps, apps_file);
 }
 

@@ -3,6 +3,7 @@
  * WebSocket on one port, dispatch of lws callbacks to conn.c / pusher.c /
  * http.c, and reassembly of fragmented inbound messages (bounded by
  * --max-message). Owns the lws context (swb_edge.lws). */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,8 +150,7 @@ static void lws_log_emit(int level, const char *line)
 		swb_debug("lws: %.*s", (int)n, line);
 }
 
-/* Split "HOST:PORT" ("[v6]:PORT" too). host gets "" for any address. */
-static int parse_listen(const char *s, char *host, size_t hostlen, int *port)
+int swb_edge_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 {
 	const char *colon = strrchr(s, ':');
 	if (!colon)
@@ -165,8 +165,13 @@ static int parse_listen(const char *s, char *host, size_t hostlen, int *port)
 		return -1;
 	memcpy(host, h, hn);
 	host[hn] = '\0';
-	if (!strcmp(host, "0.0.0.0") || !strcmp(host, "*") || !strcmp(host, "::"))
-		host[0] = '\0';
+	if (!strcmp(host, "*") || !strcmp(host, "::"))
+		host[0] = '\0'; /* every address, IPv6 and IPv4 */
+	else if (!strcmp(host, "localhost"))
+		snprintf(host, hostlen, "127.0.0.1");
+	unsigned char a[16];
+	if (host[0] && inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
+		return -1; /* lws takes an address or an interface name; we want addresses */
 	char *end;
 	long p = strtol(colon + 1, &end, 10);
 	if (end == colon + 1 || *end || p < 1 || p > 65535)
@@ -179,7 +184,7 @@ int swb_edge_server_start(swb_edge *e)
 {
 	static char host[256];
 	int port;
-	if (parse_listen(e->cfg.listen, host, sizeof(host), &port) < 0) {
+	if (swb_edge_parse_listen(e->cfg.listen, host, sizeof(host), &port) < 0) {
 		swb_err("invalid --listen '%s': expected HOST:PORT", e->cfg.listen);
 		return -1;
 	}
@@ -192,10 +197,16 @@ int swb_edge_server_start(swb_edge *e)
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
 	info.port = port;
-	info.iface = host[0] ? host : NULL;
+	/* An IPv4 host needs IPv6 off, or lws 4.1 binds [::] (every address,
+	 * checked with ss); "0.0.0.0" is every IPv4 address: no iface. */
+	struct in_addr a4;
+	bool v4 = inet_pton(AF_INET, host, &a4) == 1, any4 = !strcmp(host, "0.0.0.0");
+	info.iface = (host[0] && !any4) ? host : NULL;
 	info.protocols = protocols;
 	info.user = e;
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (v4)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = loops;
 	info.timeout_secs = 10;
 	e->lws = lws_create_context(&info);
