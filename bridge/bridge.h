@@ -112,7 +112,8 @@ typedef struct swb_bridge {
 	uint64_t reconnects;    /* times both connections were back up after a loss */
 	bool redis_was_up;      /* both were up at least once */
 	bool redis_inited, redis_stopping;
-	size_t inflight; /* PUBLISH commands awaiting a reply */
+	size_t inflight;       /* PUBLISH commands awaiting a reply */
+	size_t inflight_bytes; /* their payload bytes */
 	char probe[SWB_BRIDGE_CHAN_NAME_MAX + 1];
 
 	/* control.c */
@@ -124,7 +125,9 @@ typedef struct swb_bridge {
 	swb_bridge_ratelog rl_edge, rl_redis, rl_send, rl_ctl;
 } swb_bridge;
 
+/* Publishes refused ("bridge overloaded") beyond these. */
 #define SWB_BRIDGE_MAX_INFLIGHT 100000
+#define SWB_BRIDGE_MAX_INFLIGHT_BYTES (64u * 1024 * 1024)
 
 /* edges.c */
 int swb_bridge_edges_init(swb_bridge *b);

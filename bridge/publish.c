@@ -22,6 +22,7 @@ typedef struct swb_bridge_pubreq {
 	uint32_t pipe_id;
 	uint64_t request_id;
 	uint32_t pending; /* PUBLISH replies outstanding, +1 while queuing */
+	size_t bytes;     /* payload bytes queued to Redis (b->inflight_bytes share) */
 	bool failed;
 	char error[128];
 } swb_bridge_pubreq;
@@ -119,6 +120,7 @@ static void pubreq_done(swb_bridge_pubreq *pr)
 {
 	if (--pr->pending > 0)
 		return;
+	pr->b->inflight_bytes -= pr->bytes;
 	swb_bridge_send_ack(pr->b, pr->pipe_id, pr->request_id, !pr->failed, pr->error);
 	free(pr);
 }
@@ -152,6 +154,8 @@ static void publish_one(swb_bridge_pubreq *pr, Swb__Envelope *e)
 	if (buf && swb_bridge_redis_publish(b, name, (size_t)n, buf, len, on_publish_reply, pr) == 0) {
 		pr->pending++;
 		b->inflight++;
+		pr->bytes += len;
+		b->inflight_bytes += len;
 	} else {
 		b->cnt.publish_failed++;
 		pr->failed = true;
@@ -190,7 +194,8 @@ static bool refuse(swb_bridge *b, uint32_t pipe_id, Swb__PublishRequest *req)
 		b->cnt.publish_failed += req->n_envelopes;
 		why = "redis unavailable";
 	}
-	if (!why && b->inflight + req->n_envelopes > SWB_BRIDGE_MAX_INFLIGHT) {
+	if (!why && (b->inflight + req->n_envelopes > SWB_BRIDGE_MAX_INFLIGHT ||
+		     b->inflight_bytes > SWB_BRIDGE_MAX_INFLIGHT_BYTES)) {
 		b->cnt.publish_overload++;
 		why = "bridge overloaded";
 	}
