@@ -23,7 +23,7 @@
 
 #define SWB_EDGE_MAX_SUBS 100        /* subscriptions per connection */
 #define SWB_EDGE_ACK_TIMEOUT_MS 5000 /* publish -> PublishAck */
-#define SWB_EDGE_RX_BUFFER 4096
+#define SWB_EDGE_RX_BUFFER 1024   /* lws per-connection rx buffer (allocated once traffic touches it) */
 #define SWB_EDGE_TX_PACKET (1024 * 1024) /* largest single send() lws may issue */
 #define SWB_EDGE_WRITES_PER_CALLBACK 64 /* frames written per SERVER_WRITEABLE */
 #define SWB_EDGE_CLOSE_GRACE_S 3     /* hard close if a close frame cannot be sent */
