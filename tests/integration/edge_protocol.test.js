@@ -6,7 +6,7 @@
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Cluster, PusherClient, uniqueId, waitFor } = require('../lib/cluster');
+const { Cluster, PusherClient, uniqueId, waitFor, api } = require('../lib/cluster');
 const { waitDeliveryWorks } = require('../lib/deliveries');
 
 const c = new Cluster('edge_protocol');
@@ -43,6 +43,16 @@ c.test('connection_established: first frame, data is a JSON string with socket_i
   assert.notEqual(other.socketId, cl.socketId, 'socket ids are unique');
   const q = await c.connect(quick, { name: 'hello-quick' });
   assert.equal(q.activityTimeout, 1, '--activity-timeout is what the client is told');
+});
+
+c.test('/healthz, /readyz and /metrics answer', async () => {
+  const h = await api.get(edge.port, '/healthz');
+  assert.equal(h.status, 200, h.text);
+  const r = await api.get(edge.port, '/readyz');
+  assert.equal(r.status, 200, `readyz with the bridge up: ${r.text}`);
+  const m = await api.get(edge.port, '/metrics');
+  assert.equal(m.status, 200);
+  assert.match(m.text, /^swb_edge_connections \d+$/m, 'a Prometheus gauge of connections');
 });
 
 c.test('pusher:ping is answered with pusher:pong', async () => {

@@ -6,7 +6,7 @@
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Cluster, uniqueId, waitFor } = require('../lib/cluster');
+const { Cluster, uniqueId, waitFor, api } = require('../lib/cluster');
 const { Ledger, waitDeliveryWorks } = require('../lib/deliveries');
 
 const c = new Cluster('faults', { ownRedis: true });
@@ -115,6 +115,8 @@ c.test('kill -9 of host A\'s bridge, then start it again: delivery resumes, edge
     return x.status !== 200 && x;
   }, { timeout: 10000, what: 'a publish on host A to be refused while its bridge is down' });
   assert.equal(r.status, 503, `publish with no bridge: ${r.status} ${r.text}`);
+  await waitFor(async () => (await api.get(edges[0].port, '/readyz')).status === 503,
+    { what: 'host A edge /readyz 503 while its bridge is down' });
   const t0 = Date.now();
   await c.startBridge(a);
   assert.notEqual(a.bridge.pid, old);
