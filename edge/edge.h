@@ -26,6 +26,7 @@
 #define SWB_EDGE_RX_BUFFER 1024   /* lws per-connection rx buffer (allocated once traffic touches it) */
 #define SWB_EDGE_TX_PACKET (1024 * 1024) /* largest single send() lws may issue */
 #define SWB_EDGE_WRITES_PER_CALLBACK 64 /* frames written per SERVER_WRITEABLE */
+#define SWB_EDGE_SHUTDOWN_GRACE_MS 300 /* for close frames on SIGTERM */
 #define SWB_EDGE_CLOSE_GRACE_S 3     /* hard close if a close frame cannot be sent */
 
 typedef struct swb_edge_config {

@@ -25,18 +25,38 @@ static void on_tick(uv_timer_t *t)
 	swb_edge_link_stats(e);
 }
 
-static void shutdown_edge(swb_edge *e)
+/* Last step of a shutdown: lws closes what is left, handles close, the
+ * loop ends. */
+static void stop_now(swb_edge *e)
 {
-	if (e->stopping)
-		return;
-	e->stopping = true;
-	swb_info("shutting down: %u connections", e->st.connections);
-	uv_timer_stop(&e->tick);
 	uv_close((uv_handle_t *)&e->tick, NULL);
 	uv_close((uv_handle_t *)&e->sigint, NULL);
 	uv_close((uv_handle_t *)&e->sigterm, NULL);
 	swb_edge_server_stop(e);
 	swb_edge_link_stop(e);
+}
+
+static void on_close_grace(uv_timer_t *t) { stop_now(t->data); }
+
+/* Tell every client to reconnect at once (4200: pusher-js reconnects
+ * immediately, to another edge behind the load balancer), give the close
+ * frames a moment to go out, then stop. */
+static void shutdown_edge(swb_edge *e)
+{
+	if (e->stopping)
+		return;
+	e->stopping = true;
+	swb_info("shutting down: closing %u connections with 4200", e->st.connections);
+	uv_timer_stop(&e->tick);
+	swb_edge_conn *c, *tmp;
+	HASH_ITER(hh, e->by_sid, c, tmp)
+		swb_edge_conn_close(e, c, 4200, "Server shutting down", true);
+	if (e->st.connections == 0) {
+		stop_now(e);
+		return;
+	}
+	e->tick.data = e;
+	uv_timer_start(&e->tick, on_close_grace, SWB_EDGE_SHUTDOWN_GRACE_MS, 0);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
