@@ -14,8 +14,10 @@ PKGS=(
   libuv1-dev                            # the event loop of both daemons
   uthash-dev                            # hash tables
   libssl-dev                            # HMAC-SHA256 / MD5 for Pusher auth
+  libcurl4-openssl-dev                  # edge: webhook HTTP POSTs
   libcmocka-dev                         # unit tests
   redis-server redis-tools              # the bus, and the integration tests
+  chromium                              # compat test: pusher-js in a headless browser (large; only when missing)
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
