@@ -39,6 +39,7 @@ typedef struct swb_bridge_counters {
 	uint64_t edge_bad_msg;      /* undecodable EdgeMsg / unset oneof */
 	uint64_t edge_bad_name;     /* invalid app / channel / event name */
 	uint64_t edge_unknown;      /* message before Hello */
+	uint64_t edge_unsupported;  /* EdgeMsg body this bridge does not handle */
 	uint64_t edge_send_drops;   /* bridge -> edge queue full */
 	uint64_t redis_bad_reply;   /* unexpected reply on the subscribe connection */
 	uint64_t redis_bad_payload; /* message that is no Envelope / wrong channel */

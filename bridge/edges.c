@@ -187,9 +187,10 @@ static void dispatch(swb_bridge *b, uint32_t id, Swb__EdgeMsg *em)
 	case SWB__EDGE_MSG__BODY_STATS:
 		on_stats(e, em->stats);
 		break;
-	default:
-		b->cnt.edge_bad_msg++;
-		swb_bridge_ratelog_emit(&b->rl_edge, SWB_LOG_WARN, "edge %s sent a message with no body", e->edge_id);
+	default: /* a body this bridge does not handle (yet) */
+		b->cnt.edge_unsupported++;
+		swb_bridge_ratelog_emit(&b->rl_edge, SWB_LOG_WARN, "edge %s sent an unsupported message (body %d)",
+					e->edge_id, (int)em->body_case);
 		break;
 	}
 }

@@ -61,6 +61,7 @@ static cJSON *counters_json(const swb_bridge_counters *c)
 	C(edge_bad_msg);
 	C(edge_bad_name);
 	C(edge_unknown);
+	C(edge_unsupported);
 	C(edge_send_drops);
 	C(redis_bad_reply);
 	C(redis_bad_payload);
