@@ -281,14 +281,31 @@ class Cluster {
     return apps.flatMap((a) => ['--app', `${a.id}:${a.key}:${a.secret}`]);
   }
 
+  /* Writes a JSON apps file (issue #3 format) and returns its path. Each
+   * app: {id, key, secret} plus any of enabled, client_events,
+   * client_event_rate, max_connections, presence_max_members, webhooks
+   * ([{url, events}]); missing settings get Pusher's defaults. */
+  writeAppsFile(apps, name = 'apps.json') {
+    const full = apps.map((a) => ({
+      enabled: true, client_events: true, client_event_rate: 10, max_connections: 0,
+      presence_max_members: 100, webhooks: [], ...a,
+    }));
+    const file = path.join(this.tmp, name);
+    fs.writeFileSync(file, `${JSON.stringify(full, null, 2)}\n`);
+    return file;
+  }
+
   /* Starts an edge of `host` on a free port and waits for GET /readyz == 200
    * (unless waitReady is false: then for any HTTP answer on /healthz). */
-  async addEdge(host, { args = [], apps, waitReady = true } = {}) {
+  /* With appsFile (a path from writeAppsFile) the edge gets --apps-file
+   * instead of --app flags; pass the same apps as `apps` for bookkeeping. */
+  async addEdge(host, { args = [], apps, appsFile, waitReady = true } = {}) {
     const n = this.edges.length + 1;
     let lastErr;
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
-      const argv = ['--runtime-dir', host.dir, '--listen', `127.0.0.1:${port}`, ...this.appArgs(apps), ...args];
+      const appArgv = appsFile ? ['--apps-file', appsFile] : this.appArgs(apps);
+      const argv = ['--runtime-dir', host.dir, '--listen', `127.0.0.1:${port}`, ...appArgv, ...args];
       const proc = new Proc(`edge${n}-${host.label}`, bin('swb-edge'), argv,
         path.join(this.tmp, `edge${n}-${host.label}.log`));
       this.procs.push(proc);
@@ -308,6 +325,8 @@ class Cluster {
     }
     throw lastErr;
   }
+
+  async kill9Edge(edge) { return edge.proc.kill9(); }
 
   waitEdgeReady(edge, { waitReady = true, timeout = 10000 } = {}) {
     const p = waitReady ? '/readyz' : '/healthz';

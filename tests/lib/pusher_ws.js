@@ -99,6 +99,36 @@ class PusherClient {
 
   unsubscribe(channel) { this.send({ event: 'pusher:unsubscribe', data: { channel } }); }
 
+  /* Sends pusher:subscribe without waiting; returns the index of the first
+   * frame that can be the answer (for waitMessage's `from`). */
+  subscribeNoWait(channel, { auth, channelData } = {}) {
+    const from = this.messages.length;
+    const data = { auth: auth || '', channel };
+    if (channelData !== undefined) data.channel_data = channelData;
+    this.send({ event: 'pusher:subscribe', data });
+    return from;
+  }
+
+  /* pusher:signin with {auth, user_data} (as the SDK's authenticateUser
+   * returns it); resolves with pusher:signin_success, rejects with the
+   * pusher:error or close that came instead. */
+  async signin({ auth, user_data: userData }, { timeout = 10000 } = {}) {
+    const from = this.messages.length;
+    this.send({ event: 'pusher:signin', data: { auth, user_data: userData } });
+    const m = await this.waitMessage((x) => x.event === 'pusher:signin_success' || x.event === 'pusher:error',
+      { from, timeout, what: 'pusher:signin_success' });
+    if (m.event !== 'pusher:signin_success') throw new Error(`${this.name}: signin failed: ${JSON.stringify(m)}`);
+    return m;
+  }
+
+  /* A client event as pusher-js sends it (data is an object). */
+  trigger(channel, event, data) { this.send({ event, channel, data }); }
+
+  /* Frames with this event name (and channel), in order. */
+  framesOf(event, channel) {
+    return this.messages.filter((m) => m.event === event && (channel === undefined || m.channel === channel));
+  }
+
   /* pusher:ping -> pusher:pong round trip. The edge writes a connection's
    * frames in order, so once the pong is here every frame queued for this
    * client before the ping has been received too. */
