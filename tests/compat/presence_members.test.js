@@ -1,0 +1,146 @@
+'use strict';
+/* Issue #3 (b): presence across hosts with unmodified pusher-js clients.
+ * Clients joining and leaving on two hosts see the same member list
+ * (channel.members), and every observer gets exactly one member_added and
+ * one member_removed per user: a user with two connections (on two hosts)
+ * joins once and leaves only when the last connection goes. A third host C
+ * is killed with -9 (edge AND bridge): its members disappear from host A's
+ * and host B's lists once the configured host TTL expires (bridges run with
+ * --host-ttl 3 --heartbeat 1), exactly once each, while a user who is also
+ * connected on host A stays. */
+
+const { before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { Cluster, uniqueId, waitFor } = require('../lib/cluster');
+const { PjsClient, sdk } = require('../lib/backend');
+
+const HOST_TTL = 3;
+const BRIDGE_ARGS = ['--host-ttl', String(HOST_TTL), '--heartbeat', '1'];
+const c = new Cluster('compat_presence_members');
+let edgeA;
+let edgeB;
+let edgeC;
+let hostC;
+
+before(async () => {
+  await c.startRedis();
+  const a = await c.addHost('a', { bridgeArgs: BRIDGE_ARGS });
+  const b = await c.addHost('b', { bridgeArgs: BRIDGE_ARGS });
+  hostC = await c.addHost('c', { bridgeArgs: BRIDGE_ARGS });
+  edgeA = await c.addEdge(a);
+  edgeB = await c.addEdge(b);
+  edgeC = await c.addEdge(hostC);
+});
+
+after(() => c.stop());
+
+async function join(edge, user, ch, name) {
+  const p = new PjsClient(c, edge, { user, userInfo: { name: user }, name: `${name || user}@${edge.name}` });
+  await p.connected();
+  await p.subscribe(ch);
+  return p;
+}
+
+const countOf = (list, id) => list.filter((x) => x === id).length;
+
+/* A fence on the channel through each host's HTTP API: once every observer
+ * has both fence events, anything the cluster sent them before has arrived. */
+async function fence(ch, observers) {
+  const ids = [];
+  for (const e of [edgeA, edgeB]) {
+    const id = uniqueId('fence');
+    ids.push(id);
+    await sdk(c.app, e).trigger(ch, 'fence', { id });
+  }
+  await waitFor(() => observers.every((o) => ids.every((id) => o.chans[ch].events.some((x) => x.event === 'fence' && x.data.id === id))),
+    { what: 'fence events on every observer' });
+}
+
+c.test('joins and leaves on two hosts: same member list everywhere, one member_added/removed per user', async () => {
+  const ch = `presence-${uniqueId('members')}`;
+  const obsA = await join(edgeA, 'obs-a', ch);
+  const obsB = await join(edgeB, 'obs-b', ch);
+  const observers = [obsA, obsB];
+  const expectMembers = (ids, what) => waitFor(() => observers.every((o) => o.members(ch).join() === [...ids].sort().join()),
+    { what: `${what}: every observer sees [${[...ids].sort()}] (A: ${obsA.members(ch)}, B: ${obsB.members(ch)})` });
+  await expectMembers(['obs-a', 'obs-b'], 'observers');
+
+  const u1 = await join(edgeA, 'u1', ch);
+  await expectMembers(['obs-a', 'obs-b', 'u1'], 'u1 joined on A');
+  assert.deepEqual(u1.members(ch), ['obs-a', 'obs-b', 'u1'], 'u1 own view from subscription_succeeded');
+
+  /* u2 connects twice: first on B, then on A (two tabs, two hosts). */
+  const u2b = await join(edgeB, 'u2', ch, 'u2-tab1');
+  await expectMembers(['obs-a', 'obs-b', 'u1', 'u2'], 'u2 joined on B');
+  const u2a = await join(edgeA, 'u2', ch, 'u2-tab2');
+  assert.deepEqual(u2a.members(ch), ['obs-a', 'obs-b', 'u1', 'u2']);
+  assert.equal(u2a.chans[ch].channel.members.count, 4);
+  await fence(ch, observers);
+  for (const o of observers) {
+    assert.equal(countOf(o.chans[ch].added, 'u2'), 1, `${o.name}: member_added for u2 (second connection must not add)`);
+    assert.equal(countOf(o.chans[ch].added, 'u1'), 1, `${o.name}: member_added for u1`);
+    assert.equal(o.framesOf('pusher_internal:member_added', ch).filter((f) => f.data.user_id === 'u2').length, 1);
+  }
+  /* The first connection of u2 leaves: u2 is still there. */
+  u2b.unsubscribe(ch);
+  await fence(ch, observers);
+  for (const o of observers) {
+    assert.equal(countOf(o.chans[ch].removed, 'u2'), 0, `${o.name}: member_removed for u2 while its second connection is still in`);
+    assert.ok(o.members(ch).includes('u2'));
+  }
+  /* The last one leaves (by disconnecting): exactly one member_removed. */
+  u2a.disconnect();
+  await expectMembers(['obs-a', 'obs-b', 'u1'], 'u2 left');
+  u1.unsubscribe(ch);
+  await expectMembers(['obs-a', 'obs-b'], 'u1 left');
+  await fence(ch, observers);
+  for (const o of observers) {
+    assert.equal(countOf(o.chans[ch].removed, 'u2'), 1, `${o.name}: member_removed for u2`);
+    assert.equal(countOf(o.chans[ch].removed, 'u1'), 1, `${o.name}: member_removed for u1`);
+    assert.equal(countOf(o.chans[ch].added, 'u2'), 1, `${o.name}: member_added for u2 overall`);
+    assert.deepEqual(o.errors, []);
+  }
+  /* A rejoin is a new member_added. */
+  await join(edgeB, 'u1', ch, 'u1-again');
+  await expectMembers(['obs-a', 'obs-b', 'u1'], 'u1 rejoined on B');
+  await fence(ch, observers);
+  for (const o of observers) assert.equal(countOf(o.chans[ch].added, 'u1'), 2, `${o.name}: member_added for u1 after the rejoin`);
+});
+
+c.test(`kill -9 of host C (edge and bridge): its members leave host A's and B's lists after the host TTL (${HOST_TTL} s + margin)`, async () => {
+  const ch = `presence-${uniqueId('dead')}`;
+  const obsA = await join(edgeA, 'obs-a', ch);
+  const obsB = await join(edgeB, 'obs-b', ch);
+  const observers = [obsA, obsB];
+  const onC = [await join(edgeC, 'c1', ch), await join(edgeC, 'c2', ch), await join(edgeC, 'both', ch)];
+  await join(edgeA, 'both', ch, 'both-on-a');
+  const all = ['both', 'c1', 'c2', 'obs-a', 'obs-b'];
+  await waitFor(() => observers.every((o) => o.members(ch).join() === all.join()),
+    { what: `everyone sees ${all} (A: ${obsA.members(ch)}, B: ${obsB.members(ch)})` });
+
+  await c.kill9Edge(edgeC);
+  await c.kill9Bridge(hostC);
+  for (const p of onC) p.disconnect(); /* stop pusher-js from retrying a dead port */
+  const left = ['both', 'obs-a', 'obs-b'];
+  /* Bounded by the TTL plus the sweep period plus a generous margin; no
+   * timing is asserted beyond that bound. */
+  await waitFor(() => observers.every((o) => o.members(ch).join() === left.join()),
+    { timeout: (HOST_TTL + 12) * 1000, what: `host C's members swept (A: ${obsA.members(ch)}, B: ${obsB.members(ch)})` });
+  await fence(ch, observers);
+  for (const o of observers) {
+    assert.equal(countOf(o.chans[ch].removed, 'c1'), 1, `${o.name}: member_removed c1`);
+    assert.equal(countOf(o.chans[ch].removed, 'c2'), 1, `${o.name}: member_removed c2`);
+    assert.equal(countOf(o.chans[ch].removed, 'both'), 0, `${o.name}: 'both' is still connected on host A`);
+  }
+  /* The HTTP API agrees (from either host). */
+  for (const e of [edgeA, edgeB]) {
+    await waitFor(async () => {
+      const r = await sdk(c.app, e).get({ path: `/channels/${ch}/users` });
+      const ids = (await r.json()).users.map((u) => u.id).sort();
+      return ids.join() === left.join();
+    }, { what: `GET /channels/${ch}/users on ${e.name} == ${left}` });
+  }
+  /* A newcomer on host B gets the swept list. */
+  const late = await join(edgeB, 'late', ch);
+  assert.deepEqual(late.members(ch), ['both', 'late', 'obs-a', 'obs-b']);
+});
