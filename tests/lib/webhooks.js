@@ -42,7 +42,12 @@ class WebhookSink {
       }
       let time = null;
       try { time = JSON.parse(rawBody).time_ms; } catch (e) { /* recorded as invalid below */ }
-      const status = this.failQueue.length ? this.failQueue.shift() : 200;
+      let status = 200;
+      let parsed = [];
+      try { parsed = JSON.parse(rawBody).events || []; } catch (e) { /* invalid: recorded below */ }
+      const fi = this.failQueue.findIndex((f) => !f.match ||
+        parsed.some((ev) => Object.entries(f.match).every(([k, v]) => ev[k] === v)));
+      if (fi >= 0) status = this.failQueue.splice(fi, 1)[0].status;
       this.requests.push({
         at: Date.now(), method: req.method, url: req.url, headers: req.headers, rawBody, key,
         app: app && app.id, valid, events, status, error, time_ms: time,
@@ -52,8 +57,9 @@ class WebhookSink {
     });
   }
 
-  /* Answer the next requests with these statuses (e.g. [500]). */
-  failNext(...statuses) { this.failQueue.push(...statuses); }
+  /* Answer the next request with this status (e.g. 500); with `match`,
+   * the next request holding an event with those fields. */
+  failNext(status, match) { this.failQueue.push({ status, match }); }
 
   listen() {
     return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => {
