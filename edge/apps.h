@@ -1,16 +1,49 @@
-/* apps.h: the table of Pusher apps this edge serves (id, key, secret).
+/* apps.h: the table of Pusher apps this edge serves (id, key, secret) and
+ * their settings (client events, limits, webhooks), from --app specs, a
+ * line-based apps file or a JSON apps file, plus --webhook ID=URL.
  * Pure data structure: no lws, no loop, so it is unit-testable. */
 #ifndef SWB_EDGE_APPS_H
 #define SWB_EDGE_APPS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uthash.h>
+
+#define SWB_EDGE_APP_MAX_WEBHOOKS 8
+
+/* Webhook event types (bit mask). */
+enum {
+	SWB_EDGE_WH_CHANNEL_OCCUPIED = 1 << 0,
+	SWB_EDGE_WH_CHANNEL_VACATED = 1 << 1,
+	SWB_EDGE_WH_MEMBER_ADDED = 1 << 2,
+	SWB_EDGE_WH_MEMBER_REMOVED = 1 << 3,
+	SWB_EDGE_WH_CLIENT_EVENT = 1 << 4,
+	SWB_EDGE_WH_CACHE_MISS = 1 << 5,
+	SWB_EDGE_WH_SUBSCRIPTION_COUNT = 1 << 6,
+	SWB_EDGE_WH_ALL = (1 << 7) - 1,
+};
+
+typedef struct swb_edge_webhook_cfg {
+	char *url;                 /* owned */
+	uint32_t events;           /* SWB_EDGE_WH_* mask */
+} swb_edge_webhook_cfg;
 
 typedef struct swb_edge_app {
 	char *id, *key, *secret;   /* owned, NUL-terminated */
 	size_t id_len, key_len, secret_len;
+	/* settings (defaults: Pusher's) */
+	bool enabled;              /* false: connections closed 4003, API 403 */
+	bool client_events;        /* default true */
+	uint32_t client_event_rate; /* per connection per second, default 10, 0 = unlimited */
+	uint32_t max_connections;  /* on this edge; 0 = unlimited */
+	uint32_t presence_max_members; /* default 100 */
+	swb_edge_webhook_cfg webhooks[SWB_EDGE_APP_MAX_WEBHOOKS];
+	size_t n_webhooks;
+	uint32_t webhook_events;   /* union of the webhooks' masks */
+	/* runtime: live connections of this app on this edge (conn.c) */
+	uint32_t connections;
 	UT_hash_handle hh_id, hh_key;
 } swb_edge_app;
 
@@ -24,9 +57,20 @@ void swb_edge_apps_fini(swb_edge_apps *t);
 /* Add one "ID:KEY:SECRET" spec (the secret is everything after the second
  * ':'). On error returns -1 and writes a human message into err. */
 int swb_edge_apps_add_spec(swb_edge_apps *t, const char *spec, size_t n, char *err, size_t errlen);
-/* Read an apps file: one spec per line, '#' comments and blank lines
- * ignored, surrounding whitespace trimmed. Returns 0 or -1 (err set). */
+/* Read an apps file. A file whose first non-blank character is '[' or '{'
+ * is JSON (see swb_edge_apps_load_json); otherwise one spec per line,
+ * '#' comments and blank lines ignored, surrounding whitespace trimmed.
+ * Returns 0 or -1 (err set). */
 int swb_edge_apps_load_file(swb_edge_apps *t, const char *path, char *err, size_t errlen);
+/* JSON apps: an array of app objects, or {"apps":[...]}, each
+ * {"id","key","secret", optional "enabled","client_events",
+ * "client_event_rate","max_connections","presence_max_members",
+ * "webhooks":[{"url","events":[names]}]}. 0 or -1 (err set). */
+int swb_edge_apps_load_json(swb_edge_apps *t, const char *text, size_t n, char *err, size_t errlen);
+/* "--webhook ID=URL": add a webhook with every event type to app ID. */
+int swb_edge_apps_add_webhook_spec(swb_edge_apps *t, const char *spec, char *err, size_t errlen);
+/* Webhook event name ("channel_occupied", ...) to its bit; 0 if unknown. */
+uint32_t swb_edge_webhook_event_bit(const char *name);
 const swb_edge_app *swb_edge_apps_by_id(const swb_edge_apps *t, const char *id, size_t n);
 const swb_edge_app *swb_edge_apps_by_key(const swb_edge_apps *t, const char *key, size_t n);
 

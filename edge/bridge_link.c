@@ -1,8 +1,10 @@
 /* bridge_link.c: the NNG pair1 link from this edge to the host's bridge.
  * Dials ipc://RUNTIME_DIR/bridge.ipc (NNG retries by itself), announces
- * itself (Hello + InterestSync) on every new pipe, forwards interest
- * changes, publishes and stats, and dispatches BridgeMsgs (welcome,
- * deliver, ack) on the loop thread.
+ * itself (Hello + InterestSync, then the presence replay and every channel
+ * count) on every new pipe, forwards interest changes, publishes and
+ * stats, and dispatches BridgeMsgs (welcome, deliver, ack, presence
+ * answers, query results, cache results, webhooks, terminate) on the loop
+ * thread.
  *
  * Threads: pipe events arrive on NNG threads; they only update a
  * mutex-protected state word and wake the loop with a uv_async_t. Receives
@@ -81,15 +83,26 @@ static int send_edge_msg(swb_edge_link *l, const Swb__EdgeMsg *m)
 
 static void send_hello(swb_edge_link *l)
 {
+	swb_edge *e = l->e;
+	char **ids = calloc(e->apps.n ? e->apps.n : 1, sizeof(*ids));
+	size_t n = 0;
+	swb_edge_app *a, *tmp;
+	HASH_ITER(hh_id, e->apps.by_id, a, tmp) {
+		if (ids)
+			ids[n++] = a->id;
+	}
 	Swb__Hello h = SWB__HELLO__INIT;
 	h.pid = (uint32_t)getpid();
-	h.edge_id = l->e->edge_id_str;
-	h.listen = (char *)l->e->cfg.listen;
+	h.edge_id = e->edge_id_str;
+	h.listen = (char *)e->cfg.listen;
 	h.proto_version = SWB_PROTO_VERSION;
+	h.n_app_ids = n;
+	h.app_ids = ids;
 	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
 	m.body_case = SWB__EDGE_MSG__BODY_HELLO;
 	m.hello = &h;
 	send_edge_msg(l, &m);
+	free(ids);
 }
 
 static void send_sync(swb_edge_link *l)
@@ -146,11 +159,57 @@ static void on_pipe_change(uv_async_t *a)
 		l->welcomed = false;
 		swb_info("bridge link down");
 		swb_edge_http_fail_pending(l->e, 503, "Bridge disconnected");
+		swb_edge_presence_link_down(l->e);
+		swb_edge_cache_clear(l->e);
 	}
 	if (now_up) {
 		l->up = true;
 		send_hello(l);
 		send_sync(l);
+		swb_edge_presence_replay(l->e);
+		swb_edge_counts_send_all(l->e);
+	}
+}
+
+static const swb_edge_app *app_of(swb_edge_link *l, const char *id)
+{
+	return id ? swb_edge_apps_by_id(&l->e->apps, id, strlen(id)) : NULL;
+}
+
+/* The issue #3 answers and commands. */
+static void handle_state_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
+{
+	swb_edge *e = l->e;
+	const swb_edge_app *app;
+	switch (m->body_case) {
+	case SWB__BRIDGE_MSG__BODY_PRESENCE_JOINED:
+		swb_edge_presence_on_joined(e, m->presence_joined->request_id, m->presence_joined->ok,
+					    m->presence_joined->error, m->presence_joined->members_json.data,
+					    m->presence_joined->members_json.len);
+		break;
+	case SWB__BRIDGE_MSG__BODY_QUERY_RESULT:
+		swb_edge_http_on_query(e, m->query_result->request_id, m->query_result->ok, m->query_result->error,
+				       m->query_result->http_status, m->query_result->json.data,
+				       m->query_result->json.len);
+		break;
+	case SWB__BRIDGE_MSG__BODY_CACHE_RESULT:
+		swb_edge_cache_on_result(e, m->cache_result->request_id, m->cache_result->hit,
+					 m->cache_result->envelope.data, m->cache_result->envelope.len);
+		break;
+	case SWB__BRIDGE_MSG__BODY_WEBHOOK:
+		if ((app = app_of(l, m->webhook->app_id)) && m->webhook->event_json.len)
+			swb_edge_webhook_event(e, app, (const char *)m->webhook->event_json.data,
+					       m->webhook->event_json.len);
+		else
+			e->st.bad_deliveries++;
+		break;
+	case SWB__BRIDGE_MSG__BODY_TERMINATE:
+		if (app_of(l, m->terminate->app_id) && m->terminate->user_id)
+			swb_edge_users_terminate(e, m->terminate->app_id, m->terminate->user_id);
+		break;
+	default:
+		e->st.bad_deliveries++;
+		break;
 	}
 }
 
@@ -175,7 +234,7 @@ static void handle_bridge_msg(swb_edge_link *l, const uint8_t *p, size_t n)
 		swb_edge_http_on_ack(l->e, m->ack->request_id, m->ack->ok, m->ack->error);
 		break;
 	default:
-		l->e->st.bad_deliveries++;
+		handle_state_msg(l, m);
 		break;
 	}
 	swb__bridge_msg__free_unpacked(m, NULL);
@@ -348,6 +407,15 @@ void swb_edge_link_stats(swb_edge *e)
 	m.stats = &s;
 	send_edge_msg(e->link, &m);
 }
+
+int swb_edge_link_send(swb_edge *e, const void *edge_msg)
+{
+	if (!swb_edge_link_up(e))
+		return -1;
+	return send_edge_msg(e->link, edge_msg);
+}
+
+uint64_t swb_edge_next_request_id(swb_edge *e) { return ++e->next_request_id; }
 
 void swb_edge_link_lib_fini(void)
 {

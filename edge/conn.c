@@ -2,7 +2,9 @@
  * per-connection send queue, server-initiated closes, and liveness (idle
  * connections get a WebSocket PING, then 4201 if nothing comes back).
  * Each swb_edge_conn is owned here, from ESTABLISHED to CLOSED; it owns
- * its rx buffer, its queue references and its subscription list. */
+ * its rx buffer, its queue references and its subscription list (its
+ * presence entries and sign-in are released through presence.c and
+ * users.c at free). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +73,15 @@ static void queue_clear(swb_edge_conn *c)
 
 void swb_edge_conn_free(swb_edge *e, swb_edge_conn *c)
 {
+	swb_edge_presence_conn_closed(e, c);
+	for (uint32_t i = 0; i < c->subs.n; i++) {
+		const swb_edge_chan *ch = c->subs.v[i].chan;
+		swb_edge_counts_touch(e, ch->app_id, ch->app_len, ch->name, ch->name_len);
+	}
 	swb_edge_chan_remove_all(&e->chans, &c->subs, swb_edge_pusher_chan_gone, e);
+	swb_edge_users_signout(e, c);
+	if (c->app)
+		((swb_edge_app *)c->app)->connections--; /* counted in pusher.c */
 	list_unlink(e, c);
 	HASH_DEL(e->by_sid, c);
 	queue_clear(c);

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "apps.h"
+#include "auth.h"
 #include "buf.h"
 #include "channels.h"
 #include "http_api.h"
@@ -28,6 +29,10 @@
 #define SWB_EDGE_WRITES_PER_CALLBACK 64 /* frames written per SERVER_WRITEABLE */
 #define SWB_EDGE_SHUTDOWN_GRACE_MS 300 /* for close frames on SIGTERM */
 #define SWB_EDGE_CLOSE_GRACE_S 3     /* hard close if a close frame cannot be sent */
+#define SWB_EDGE_JOIN_TIMEOUT_MS 5000 /* PresenceJoin -> PresenceJoined */
+#define SWB_EDGE_COUNTS_MS 100       /* ChannelCounts coalescing window */
+#define SWB_EDGE_CLIENT_DATA_MAX 10240 /* client event data bytes */
+#define SWB_EDGE_CACHE_PENDING_MAX 10000 /* CacheGets awaiting an answer */
 
 typedef struct swb_edge_config {
 	const char *runtime_dir;
@@ -41,6 +46,12 @@ typedef struct swb_edge_config {
 typedef struct swb_edge_conn swb_edge_conn;
 typedef struct swb_edge_http swb_edge_http;
 typedef struct swb_edge_link swb_edge_link;
+typedef struct swb_edge_pres swb_edge_pres;
+typedef struct swb_edge_signin swb_edge_signin;
+typedef struct swb_edge_user swb_edge_user;
+typedef struct swb_edge_cache_req swb_edge_cache_req;
+typedef struct swb_edge_count_dirty swb_edge_count_dirty;
+typedef struct swb_edge_webhooks swb_edge_webhooks;
 
 enum swb_edge_live_list { SWB_EDGE_LIVE_NONE = 0, SWB_EDGE_LIVE_ACTIVE, SWB_EDGE_LIVE_PINGED };
 
@@ -69,6 +80,10 @@ struct swb_edge_conn {
 	bool close_sent;
 	bool ping_due;
 	bool rx_drop;                /* rest of an oversized/binary message is ignored */
+	/* issue #3 state, all NULL/zero for a plain public-channel client */
+	swb_edge_pres *pres;         /* presence subscriptions (presence.c) */
+	swb_edge_signin *signin;     /* set while signed in (users.c) */
+	swb_edge_bucket bucket;      /* client-event rate limit */
 };
 
 /* lws per_session_data: two pointers, whatever the connection turns into. */
@@ -90,6 +105,10 @@ typedef struct swb_edge_stats {
 	uint64_t bad_deliveries;      /* garbage from the bridge */
 	uint64_t link_send_fail;
 	uint64_t publishes, publish_fail;
+	uint64_t auth_failures;       /* bad channel / sign-in signatures */
+	uint64_t client_events, client_events_rejected;
+	uint64_t presence_joins, presence_join_fail;
+	uint64_t webhooks_sent, webhooks_failed, webhooks_dropped;
 } swb_edge_stats;
 
 typedef struct swb_edge {
@@ -108,6 +127,14 @@ typedef struct swb_edge {
 	swb_edge_chans chans;
 	swb_edge_link *link;
 	swb_edge_http *pending;      /* uthash: request_id -> waiting request */
+	swb_edge_pres *pres_pending; /* uthash: request_id -> presence join awaiting PresenceJoined */
+	swb_edge_user *users;        /* uthash: "app\0user" -> signed-in connections */
+	swb_edge_cache_req *cache_pending; /* uthash: request_id -> CacheGet */
+	uint32_t cache_pending_n;
+	swb_edge_count_dirty *counts_dirty; /* uthash: channels whose count changed */
+	uv_timer_t counts_timer;
+	bool counts_armed;
+	swb_edge_webhooks *webhooks;
 	uint64_t next_request_id;
 	swb_edge_stats st;
 	uint64_t start_ms;
@@ -156,6 +183,68 @@ int swb_edge_http_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_ps
 void swb_edge_http_on_ack(swb_edge *e, uint64_t request_id, bool ok, const char *error);
 void swb_edge_http_fail_pending(swb_edge *e, int status, const char *msg);
 void swb_edge_http_tick(swb_edge *e, uint64_t now_ms);
+void swb_edge_http_on_query(swb_edge *e, uint64_t request_id, bool ok, const char *error, uint32_t status,
+			    const uint8_t *json, size_t len);
+
+/* pusher.c (continued) */
+/* Subscription succeeded: index it, tell the bridge, answer the client
+ * with `data` (a JSON text sent as a string), ask for the cache. 0, or -1
+ * after sending an error. */
+int swb_edge_pusher_add_sub(swb_edge *e, swb_edge_conn *c, const char *name, const char *data, size_t dlen);
+/* pusher:error (code < 0 = null) and a channel-scoped
+ * pusher:subscription_error {type, error, status}. */
+void swb_edge_pusher_sub_error(swb_edge *e, swb_edge_conn *c, const char *channel, const char *type,
+			       const char *msg, int code, int status);
+bool swb_edge_pusher_is_subscribed(swb_edge *e, swb_edge_conn *c, const char *name, size_t n);
+
+/* presence.c */
+/* Send a PresenceJoin for c (user_id, user_info owned and taken over).
+ * 0, or -1 (not sent; strings freed). */
+int swb_edge_presence_join(swb_edge *e, swb_edge_conn *c, const char *channel, char *user_id, char *user_info);
+/* A join for this channel is still unanswered. */
+bool swb_edge_presence_pending(const swb_edge_conn *c, const char *channel);
+uint32_t swb_edge_presence_pending_count(const swb_edge_conn *c);
+/* user_id of c's joined presence subscription to channel, or NULL. */
+const char *swb_edge_presence_user(const swb_edge_conn *c, const char *channel);
+/* Unsubscribe: true if c had a (pending or joined) presence subscription. */
+bool swb_edge_presence_unsubscribe(swb_edge *e, swb_edge_conn *c, const char *channel);
+void swb_edge_presence_conn_closed(swb_edge *e, swb_edge_conn *c);
+void swb_edge_presence_on_joined(swb_edge *e, uint64_t request_id, bool ok, const char *error,
+				 const uint8_t *members, size_t len);
+void swb_edge_presence_link_down(swb_edge *e);
+void swb_edge_presence_replay(swb_edge *e);
+void swb_edge_presence_tick(swb_edge *e, uint64_t now_ms);
+void swb_edge_presence_fini(swb_edge *e);
+
+/* counts.c */
+void swb_edge_counts_init(swb_edge *e);
+/* The local subscription count of (app, channel) changed. */
+void swb_edge_counts_touch(swb_edge *e, const char *app, size_t app_len, const char *ch, size_t ch_len);
+void swb_edge_counts_send_all(swb_edge *e);
+void swb_edge_counts_stop(swb_edge *e);
+
+/* users.c */
+/* Sign c in as user_id (owned, taken over). 0 or -1 (freed). */
+int swb_edge_users_signin(swb_edge *e, swb_edge_conn *c, char *user_id);
+const char *swb_edge_users_id(const swb_edge_conn *c);
+void swb_edge_users_signout(swb_edge *e, swb_edge_conn *c);
+/* Close every local connection of app signed in as user (4009). */
+void swb_edge_users_terminate(swb_edge *e, const char *app_id, const char *user_id);
+
+/* cache.c */
+void swb_edge_cache_get(swb_edge *e, swb_edge_conn *c, const char *channel);
+void swb_edge_cache_on_result(swb_edge *e, uint64_t request_id, bool hit, const uint8_t *env, size_t len);
+void swb_edge_cache_tick(swb_edge *e, uint64_t now_ms);
+void swb_edge_cache_clear(swb_edge *e);
+
+/* webhook.c */
+int swb_edge_webhooks_start(swb_edge *e);
+void swb_edge_webhooks_stop(swb_edge *e);
+/* Queue one webhook event (a JSON object text) for app. */
+void swb_edge_webhook_event(swb_edge *e, const swb_edge_app *app, const char *json, size_t len);
+/* Start due retries (1 s tick). */
+void swb_edge_webhooks_tick(swb_edge *e, uint64_t now_ms);
+void swb_edge_webhooks_lib_fini(void);
 
 /* bridge_link.c */
 int swb_edge_link_start(swb_edge *e);
@@ -169,6 +258,10 @@ void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const 
 int swb_edge_link_publish(swb_edge *e, uint64_t request_id, const char *app_id,
 			  const swb_edge_api_publish *p);
 void swb_edge_link_stats(swb_edge *e);
+/* Send one packed EdgeMsg (a Swb__EdgeMsg *; void to keep protobuf out of
+ * this header). 0, or -1 if not connected / failed. */
+int swb_edge_link_send(swb_edge *e, const void *edge_msg);
+uint64_t swb_edge_next_request_id(swb_edge *e);
 /* At process exit, after swb_edge_link_stop and the loop have finished. */
 void swb_edge_link_lib_fini(void);
 

@@ -349,3 +349,8 @@ void swb_edge_http_tick(swb_edge *e, uint64_t now)
 		respond_error(h, 504, "Timed out waiting for the bridge");
 	}
 }
+
+void swb_edge_http_on_query(swb_edge *e, uint64_t request_id, bool ok, const char *error, uint32_t status,
+			    const uint8_t *json, size_t len)
+{
+}

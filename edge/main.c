@@ -1,6 +1,6 @@
 /* main.c: swb-edge startup and shutdown: flags (common/opts.h), the app
- * table, the uv loop with its 1 s tick and SIGINT/SIGTERM handlers, then
- * the lws server and the bridge link. Owns the swb_edge for the life of
+ * table (with --webhook), the uv loop with its 1 s tick and SIGINT/SIGTERM
+ * handlers, then the webhook sender, the lws server and the bridge link. Owns the swb_edge for the life of
  * the process. */
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +22,9 @@ static void on_tick(uv_timer_t *t)
 	uint64_t now = swb_mono_ms();
 	swb_edge_conn_tick(e, now);
 	swb_edge_http_tick(e, now);
+	swb_edge_presence_tick(e, now);
+	swb_edge_cache_tick(e, now);
+	swb_edge_webhooks_tick(e, now);
 	swb_edge_link_stats(e);
 }
 
@@ -34,6 +37,8 @@ static void stop_now(swb_edge *e)
 	uv_close((uv_handle_t *)&e->sigterm, NULL);
 	swb_edge_server_stop(e);
 	swb_edge_link_stop(e);
+	swb_edge_counts_stop(e);
+	swb_edge_webhooks_stop(e);
 }
 
 static void on_close_grace(uv_timer_t *t) { stop_now(t->data); }
@@ -65,7 +70,8 @@ static void on_signal(uv_signal_t *s, int signum)
 	shutdown_edge(s->data);
 }
 
-static void load_apps(swb_edge *e, const swb_opts_spec *spec, const swb_strlist *apps, const char *file)
+static void load_apps(swb_edge *e, const swb_opts_spec *spec, const swb_strlist *apps, const char *file,
+		      const swb_strlist *hooks)
 {
 	char err[512];
 	for (size_t i = 0; i < apps->n; i++)
@@ -75,11 +81,14 @@ static void load_apps(swb_edge *e, const swb_opts_spec *spec, const swb_strlist 
 		swb_opts_usage_error(spec, "%s", err);
 	if (e->apps.n == 0)
 		swb_opts_usage_error(spec, "no apps configured: give --app ID:KEY:SECRET, SWB_APPS or --apps-file");
+	for (size_t i = 0; i < hooks->n; i++)
+		if (swb_edge_apps_add_webhook_spec(&e->apps, hooks->items[i], err, sizeof(err)) < 0)
+			swb_opts_usage_error(spec, "%s", err);
 }
 
 static void parse_flags(swb_edge *e, int argc, char **argv)
 {
-	static swb_strlist apps;
+	static swb_strlist apps, hooks;
 	const char *apps_file = NULL, *level = "info", *format = "text";
 	swb_edge_config *c = &e->cfg;
 	*c = (swb_edge_config){ .runtime_dir = SWB_DEFAULT_RUNTIME_DIR, .listen = "0.0.0.0:6001",
@@ -89,7 +98,8 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "runtime dir holding bridge.ipc", &c->runtime_dir, 0, 0 },
 		{ "listen", "SWB_LISTEN", SWB_OPT_STR, "HOST:PORT", "address for WebSocket + HTTP API (default 0.0.0.0:6001)", &c->listen, 0, 0 },
 		{ "app", "SWB_APPS", SWB_OPT_LIST, "ID:KEY:SECRET", "an app to serve (repeatable; env: comma/space separated)", &apps, 0, 0 },
-		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments)", &apps_file, 0, 0 },
+		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or a JSON array of apps with settings (see README)", &apps_file, 0, 0 },
+		{ "webhook", "SWB_WEBHOOKS", SWB_OPT_LIST, "ID=URL", "send every webhook event of app ID to URL (repeatable)", &hooks, 0, 0 },
 		{ "activity-timeout", "SWB_ACTIVITY_TIMEOUT", SWB_OPT_INT, "SECS", "idle seconds before a ping, sent to clients (default 120)", &c->activity_timeout, 1, 86400 },
 		{ "pong-timeout", "SWB_PONG_TIMEOUT", SWB_OPT_INT, "SECS", "seconds to wait for a pong before closing 4201 (default 30)", &c->pong_timeout, 1, 3600 },
 		{ "max-queue", "SWB_MAX_QUEUE", SWB_OPT_INT, "BYTES", "per-connection send queue limit (default 1048576)", &c->max_queue, 1024, 1L << 30 },
@@ -113,7 +123,7 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 	int port;
 	if (swb_edge_parse_listen(c->listen, host, sizeof(host), &port) < 0)
 		swb_opts_usage_error(&spec, "invalid --listen '%s': expected IP:PORT, [IPv6]:PORT or *:PORT", c->listen);
-	load_apps(e, &spec, &apps, apps_file);
+	load_apps(e, &spec, &apps, apps_file, &hooks);
 }
 
 static uint32_t random_edge_id(void)
@@ -141,13 +151,14 @@ int main(int argc, char **argv)
 	uv_loop_init(&e->loop);
 	uv_timer_init(&e->loop, &e->tick);
 	e->tick.data = e;
+	swb_edge_counts_init(e);
 	uv_signal_init(&e->loop, &e->sigint);
 	uv_signal_init(&e->loop, &e->sigterm);
 	e->sigint.data = e->sigterm.data = e;
 	uv_signal_start(&e->sigint, on_signal, SIGINT);
 	uv_signal_start(&e->sigterm, on_signal, SIGTERM);
 	int rc = 0;
-	if (swb_edge_server_start(e) < 0 || swb_edge_link_start(e) < 0) {
+	if (swb_edge_webhooks_start(e) < 0 || swb_edge_server_start(e) < 0 || swb_edge_link_start(e) < 0) {
 		rc = 1;
 		shutdown_edge(e);
 	} else {
@@ -160,9 +171,12 @@ int main(int argc, char **argv)
 	uv_run(&e->loop, UV_RUN_DEFAULT); /* anything lws closed last */
 	if (uv_loop_close(&e->loop) != 0)
 		swb_warn("uv loop still had open handles at exit");
+	swb_edge_presence_fini(e);
+	swb_edge_cache_clear(e);
 	swb_edge_chans_fini(&e->chans);
 	swb_edge_apps_fini(&e->apps);
 	swb_edge_link_lib_fini();
+	swb_edge_webhooks_lib_fini();
 	swb_info("stopped");
 	return rc;
 }

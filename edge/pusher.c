@@ -1,9 +1,11 @@
 /* pusher.c: the Pusher protocol on one client connection: the handshake
- * (app key, protocol version, connection_established or a fatal close) and
- * every client frame (ping, subscribe, unsubscribe; errors for the rest).
- * Channel authorization (private-, presence-) and client events slot into
- * subscribe_allowed() and on_client_event() later. Owns no memory beyond
- * the duration of a call. */
+ * (app key, enabled app, connection quota, protocol version,
+ * connection_established or a fatal close) and every client frame: ping,
+ * subscribe (public; private and encrypted with a channel signature;
+ * presence through presence.c; #server-to-user- for the signed-in user),
+ * unsubscribe, pusher:signin, and client events. Owns no memory beyond the
+ * duration of a call (presence.c, users.c and cache.c keep what outlives
+ * it). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,8 @@
 #include "frames.h"
 #include "log.h"
 #include "names.h"
+#include "switchboard.pb-c.h"
+#include "util.h"
 
 static void send_error(swb_edge *e, swb_edge_conn *c, const char *msg, int code)
 {
@@ -65,7 +69,16 @@ void swb_edge_pusher_established(swb_edge *e, swb_edge_conn *c)
 		reject(e, c, 4007, "Unsupported protocol version");
 		return;
 	}
+	if (!app->enabled) {
+		reject(e, c, 4003, "Application is disabled");
+		return;
+	}
+	if (app->max_connections && app->connections >= app->max_connections) {
+		reject(e, c, 4004, "Application is over connection quota");
+		return;
+	}
 	c->app = app;
+	((swb_edge_app *)app)->connections++; /* the app's one runtime field; conn.c decrements */
 	swb_debug("connected %s app %s", c->socket_id, app->id);
 	swb_edge_conn_send_new(e, c, swb_edge_frame_established(LWS_PRE, c->socket_id, e->cfg.activity_timeout));
 }
@@ -107,23 +120,140 @@ static const char *channel_arg(swb_edge *e, swb_edge_conn *c, const cJSON *d)
 	return ch->valuestring;
 }
 
-/* Authorization by channel kind. Public only for now; private/presence
- * auth checks go here. Returns true, or false after sending an error. */
-static bool subscribe_allowed(swb_edge *e, swb_edge_conn *c, const char *name, const cJSON *d)
+bool swb_edge_pusher_is_subscribed(swb_edge *e, swb_edge_conn *c, const char *name, size_t n)
 {
-	if (swb_channel_kind(name, strlen(name)) == SWB_CH_PUBLIC)
-		return true;
-	char msg[256];
-	snprintf(msg, sizeof(msg), "Subscribing to channel %s is not supported yet (only public channels)", name);
-	send_error(e, c, msg, -1);
+	swb_edge_chan *ch = swb_edge_chan_find(&e->chans, c->app->id, c->app->id_len, name, n);
+	for (uint32_t i = 0; ch && i < c->subs.n; i++)
+		if (c->subs.v[i].chan == ch)
+			return true;
 	return false;
+}
+
+void swb_edge_pusher_sub_error(swb_edge *e, swb_edge_conn *c, const char *channel, const char *type,
+			       const char *msg, int code, int status)
+{
+	static const char ev[] = "pusher:subscription_error";
+	swb_sbuf s;
+	swb_sbuf_init(&s);
+	swb_sbuf_puts(&s, "{\"type\":");
+	swb_sbuf_json_str(&s, type, strlen(type));
+	swb_sbuf_puts(&s, ",\"error\":");
+	swb_sbuf_json_str(&s, msg, strlen(msg));
+	swb_sbuf_printf(&s, ",\"status\":%d}", status);
+	send_error(e, c, msg, code);
+	if (!s.oom)
+		swb_edge_conn_send_new(e, c, swb_edge_frame_event(LWS_PRE, ev, sizeof(ev) - 1, channel, strlen(channel),
+								    s.p, s.len, NULL, 0));
+	swb_sbuf_free(&s);
+}
+
+static const char *str_member(const cJSON *d, const char *k, size_t *n)
+{
+	const cJSON *v = d ? cJSON_GetObjectItemCaseSensitive(d, k) : NULL;
+	if (!cJSON_IsString(v))
+		return NULL;
+	*n = strlen(v->valuestring);
+	return v->valuestring;
+}
+
+/* Check data.auth over "sid:channel[:channel_data]"; false after errors. */
+static bool channel_auth_ok(swb_edge *e, swb_edge_conn *c, const char *name, const char *cd, size_t cdn,
+			    const cJSON *d)
+{
+	size_t an = 0;
+	const char *auth = str_member(d, "auth", &an);
+	swb_sbuf str, msg;
+	swb_sbuf_init(&str);
+	swb_sbuf_init(&msg);
+	swb_edge_auth_channel_string(&str, c->socket_id, name, cd, cdn);
+	bool ok = !str.oom && swb_edge_auth_valid(c->app, auth, an, str.p, str.len);
+	if (!ok) {
+		e->st.auth_failures++;
+		swb_edge_auth_error(&msg, str.p ? str.p : "", str.len, auth, an);
+		swb_edge_pusher_sub_error(e, c, name, "AuthError", msg.oom ? "Invalid signature" : msg.p, -1, 401);
+	}
+	swb_sbuf_free(&str);
+	swb_sbuf_free(&msg);
+	return ok;
+}
+
+static void subscribe_presence(swb_edge *e, swb_edge_conn *c, const char *name, const cJSON *d)
+{
+	size_t cdn = 0;
+	const char *cd = str_member(d, "channel_data", &cdn);
+	char err[256], *uid, *info;
+	if (!cd) {
+		swb_edge_pusher_sub_error(e, c, name, "AuthError", "Missing channel_data for a presence channel", -1, 401);
+		return;
+	}
+	if (!channel_auth_ok(e, c, name, cd, cdn, d))
+		return;
+	if (swb_edge_parse_channel_data(cd, cdn, &uid, &info, err, sizeof(err)) < 0) {
+		swb_edge_pusher_sub_error(e, c, name, "AuthError", err, -1, 400);
+		return;
+	}
+	static const char down[] = "Presence channels are unavailable: the server is not connected to its cluster, try again";
+	if (!swb_edge_link_ready(e)) {
+		free(uid);
+		free(info);
+		e->st.presence_join_fail++;
+		send_error(e, c, down, -1);
+	} else if (swb_edge_presence_join(e, c, name, uid, info) < 0) { /* it freed uid, info */
+		e->st.presence_join_fail++;
+		send_error(e, c, down, -1);
+	}
+}
+
+/* Authorization by channel kind, then the subscription (or the join). */
+static void subscribe_kind(swb_edge *e, swb_edge_conn *c, const char *name, const cJSON *d)
+{
+	const char *uid;
+	char msg[256];
+	switch (swb_channel_kind(name, strlen(name))) {
+	case SWB_CH_PUBLIC:
+		break;
+	case SWB_CH_PRIVATE:
+	case SWB_CH_PRIVATE_ENCRYPTED:
+		if (!channel_auth_ok(e, c, name, NULL, 0, d))
+			return;
+		break;
+	case SWB_CH_PRESENCE:
+		subscribe_presence(e, c, name, d);
+		return;
+	case SWB_CH_SERVER_TO_USER:
+		uid = swb_edge_users_id(c);
+		if (!uid || strcmp(uid, name + strlen("#server-to-user-")) != 0) {
+			snprintf(msg, sizeof(msg), "Subscribing to %.164s requires being signed in as that user", name);
+			swb_edge_pusher_sub_error(e, c, name, "AuthError", msg, -1, 401);
+			return;
+		}
+		break;
+	}
+	swb_edge_pusher_add_sub(e, c, name, "{}", 2);
 }
 
 static void on_subscribe(swb_edge *e, swb_edge_conn *c, const cJSON *d)
 {
 	const char *name = channel_arg(e, c, d);
-	if (!name || !subscribe_allowed(e, c, name, d))
+	char msg[256];
+	if (!name)
 		return;
+	size_t n = strlen(name);
+	if (swb_edge_pusher_is_subscribed(e, c, name, n) || swb_edge_presence_pending(c, name)) {
+		snprintf(msg, sizeof(msg), "Existing subscription to channel %s", name);
+		send_error(e, c, msg, -1);
+		return;
+	}
+	if (c->subs.n + swb_edge_presence_pending_count(c) >= SWB_EDGE_MAX_SUBS) {
+		snprintf(msg, sizeof(msg), "Too many subscriptions on this connection (limit %d)", SWB_EDGE_MAX_SUBS);
+		send_error(e, c, msg, -1);
+		return;
+	}
+	subscribe_kind(e, c, name, d);
+}
+
+int swb_edge_pusher_add_sub(swb_edge *e, swb_edge_conn *c, const char *name, const char *data, size_t dlen)
+{
 	size_t n = strlen(name);
 	bool first;
 	char msg[256];
@@ -132,21 +262,25 @@ static void on_subscribe(swb_edge *e, swb_edge_conn *c, const cJSON *d)
 	if (rc == -EEXIST) {
 		snprintf(msg, sizeof(msg), "Existing subscription to channel %s", name);
 		send_error(e, c, msg, -1);
-		return;
+		return -1;
 	}
 	if (rc == -E2BIG) {
 		snprintf(msg, sizeof(msg), "Too many subscriptions on this connection (limit %d)", SWB_EDGE_MAX_SUBS);
 		send_error(e, c, msg, -1);
-		return;
+		return -1;
 	}
 	if (rc < 0) {
 		send_error(e, c, "Internal error", -1);
-		return;
+		return -1;
 	}
 	if (first)
 		swb_edge_link_interest(e, c->app->id, c->app->id_len, name, n, true);
+	swb_edge_counts_touch(e, c->app->id, c->app->id_len, name, n);
 	static const char ev[] = "pusher_internal:subscription_succeeded";
-	swb_edge_conn_send_new(e, c, swb_edge_frame_event(LWS_PRE, ev, sizeof(ev) - 1, name, n, "{}", 2, NULL, 0));
+	swb_edge_conn_send_new(e, c, swb_edge_frame_event(LWS_PRE, ev, sizeof(ev) - 1, name, n, data, dlen, NULL, 0));
+	if (swb_edge_is_cache_channel(name, n))
+		swb_edge_cache_get(e, c, name);
+	return 0;
 }
 
 static void on_unsubscribe(swb_edge *e, swb_edge_conn *c, const cJSON *d)
@@ -154,17 +288,182 @@ static void on_unsubscribe(swb_edge *e, swb_edge_conn *c, const cJSON *d)
 	const char *name = channel_arg(e, c, d);
 	if (!name)
 		return;
-	if (swb_edge_chan_remove(&e->chans, &c->subs, c->app->id, c->app->id_len, name, strlen(name),
-				 swb_edge_pusher_chan_gone, e) < 0) {
+	size_t n = strlen(name);
+	bool pres = swb_edge_presence_unsubscribe(e, c, name);
+	if (swb_edge_chan_remove(&e->chans, &c->subs, c->app->id, c->app->id_len, name, n,
+				 swb_edge_pusher_chan_gone, e) == 0) {
+		swb_edge_counts_touch(e, c->app->id, c->app->id_len, name, n);
+	} else if (!pres) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "No current subscription to channel %s, or subscription in progress", name);
 		send_error(e, c, msg, -1);
 	}
 }
 
-static void on_client_event(swb_edge *e, swb_edge_conn *c, const cJSON *msg)
+static void signin_failed(swb_edge *e, swb_edge_conn *c, const char *msg)
 {
-	send_error(e, c, "Client events are not enabled yet", -1);
+	e->st.auth_failures++;
+	send_error(e, c, msg, 4009);
+	swb_edge_conn_close(e, c, 4009, "Sign-in failed", false);
+}
+
+static void signin_succeeded(swb_edge *e, swb_edge_conn *c, const char *ud, size_t udn)
+{
+	static const char ev[] = "pusher:signin_success";
+	swb_sbuf s;
+	swb_sbuf_init(&s);
+	swb_sbuf_puts(&s, "{\"user_data\":");
+	swb_sbuf_json_str(&s, ud, udn);
+	swb_sbuf_puts(&s, "}");
+	swb_edge_conn_send_new(e, c, s.oom ? NULL : swb_edge_frame_event(LWS_PRE, ev, sizeof(ev) - 1, NULL, 0, s.p, s.len, NULL, 0));
+	swb_sbuf_free(&s);
+}
+
+static void on_signin(swb_edge *e, swb_edge_conn *c, const cJSON *d)
+{
+	size_t an = 0, udn = 0;
+	const char *auth = str_member(d, "auth", &an), *ud = str_member(d, "user_data", &udn);
+	char err[256], *uid = NULL;
+	swb_sbuf str, msg;
+	if (!ud) {
+		signin_failed(e, c, "Invalid sign-in: data.user_data must be a string");
+		return;
+	}
+	swb_sbuf_init(&str);
+	swb_sbuf_init(&msg);
+	swb_edge_auth_signin_string(&str, c->socket_id, ud, udn);
+	if (str.oom || !swb_edge_auth_valid(c->app, auth, an, str.p, str.len)) {
+		swb_edge_auth_error(&msg, str.p ? str.p : "", str.len, auth, an);
+		signin_failed(e, c, msg.oom ? "Invalid signature" : msg.p);
+	} else if (swb_edge_parse_user_data(ud, udn, &uid, err, sizeof(err)) < 0) {
+		signin_failed(e, c, err);
+	} else if (swb_edge_users_id(c)) {
+		if (strcmp(swb_edge_users_id(c), uid) != 0)
+			signin_failed(e, c, "Already signed in as a different user");
+		else
+			signin_succeeded(e, c, ud, udn);
+		free(uid);
+	} else if (swb_edge_users_signin(e, c, uid) < 0) {
+		signin_failed(e, c, "Internal error");
+	} else {
+		signin_succeeded(e, c, ud, udn);
+	}
+	swb_sbuf_free(&str);
+	swb_sbuf_free(&msg);
+}
+
+/* Client event data as the string to forward: strings unchanged, anything
+ * else re-encoded as JSON text. Returns a pointer (into msg or *owned). */
+static const char *client_data(const cJSON *msg, char **owned)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(msg, "data");
+	*owned = NULL;
+	if (!d)
+		return "{}";
+	if (cJSON_IsString(d))
+		return d->valuestring;
+	*owned = cJSON_PrintUnformatted(d);
+	return *owned;
+}
+
+/* Why a client event must be refused (NULL = acceptable so far). */
+static const char *client_event_refusal(swb_edge *e, swb_edge_conn *c, const char *ev, const cJSON *ch, char *buf,
+					size_t buflen)
+{
+	if (!cJSON_IsString(ch) || !swb_channel_name_valid(ch->valuestring, strlen(ch->valuestring)))
+		return "Invalid client event: missing or invalid channel";
+	if (!swb_event_name_valid(ev, strlen(ev)))
+		return "Invalid client event name (at most 200 characters)";
+	enum swb_channel_kind k = swb_channel_kind(ch->valuestring, strlen(ch->valuestring));
+	if (k == SWB_CH_PRIVATE_ENCRYPTED)
+		return "Client events are not supported on encrypted channels";
+	if (k != SWB_CH_PRIVATE && k != SWB_CH_PRESENCE)
+		return "Client events are only supported on private and presence channels";
+	if (!c->app->client_events)
+		return "To send client events, you must enable this feature in the Settings page of your dashboard.";
+	if (!swb_edge_pusher_is_subscribed(e, c, ch->valuestring, strlen(ch->valuestring))) {
+		snprintf(buf, buflen, "Client event rejected: not subscribed to channel %s", ch->valuestring);
+		return buf;
+	}
+	return NULL;
+}
+
+static int publish_client_event(swb_edge *e, swb_edge_conn *c, const char *ch, const char *ev, const char *data,
+				const char *uid)
+{
+	Swb__Envelope env = SWB__ENVELOPE__INIT;
+	Swb__Envelope *envs[1] = { &env };
+	env.app_id = c->app->id;
+	env.channel = (char *)ch;
+	env.event = (char *)ev;
+	env.data.data = (uint8_t *)data;
+	env.data.len = strlen(data);
+	env.exclude_socket_id = c->socket_id;
+	env.user_id = uid ? (char *)uid : "";
+	Swb__PublishRequest pr = SWB__PUBLISH_REQUEST__INIT;
+	pr.request_id = swb_edge_next_request_id(e);
+	pr.n_envelopes = 1;
+	pr.envelopes = envs;
+	pr.no_ack = true;
+	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
+	m.body_case = SWB__EDGE_MSG__BODY_PUBLISH;
+	m.publish = &pr;
+	return swb_edge_link_send(e, &m);
+}
+
+static void client_event_webhook(swb_edge *e, swb_edge_conn *c, const char *ch, const char *ev, const char *data,
+				 const char *uid)
+{
+	if (!(c->app->webhook_events & SWB_EDGE_WH_CLIENT_EVENT))
+		return;
+	swb_sbuf s;
+	swb_sbuf_init(&s);
+	swb_sbuf_puts(&s, "{\"name\":\"client_event\",\"channel\":");
+	swb_sbuf_json_str(&s, ch, strlen(ch));
+	swb_sbuf_puts(&s, ",\"event\":");
+	swb_sbuf_json_str(&s, ev, strlen(ev));
+	swb_sbuf_puts(&s, ",\"data\":");
+	swb_sbuf_json_str(&s, data, strlen(data));
+	swb_sbuf_puts(&s, ",\"socket_id\":");
+	swb_sbuf_json_str(&s, c->socket_id, strlen(c->socket_id));
+	if (uid) {
+		swb_sbuf_puts(&s, ",\"user_id\":");
+		swb_sbuf_json_str(&s, uid, strlen(uid));
+	}
+	swb_sbuf_puts(&s, "}");
+	if (!s.oom)
+		swb_edge_webhook_event(e, c->app, s.p, s.len);
+	swb_sbuf_free(&s);
+}
+
+static void on_client_event(swb_edge *e, swb_edge_conn *c, const cJSON *msg, const char *ev)
+{
+	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(msg, "channel");
+	char buf[256], *owned = NULL;
+	const char *why = client_event_refusal(e, c, ev, ch, buf, sizeof(buf));
+	const char *data = why ? NULL : client_data(msg, &owned);
+	int code = -1;
+	if (!why && !data)
+		why = "Internal error";
+	else if (!why && strlen(data) > SWB_EDGE_CLIENT_DATA_MAX)
+		why = "Client event data too large (limit 10240 bytes)";
+	else if (!why && !swb_edge_bucket_take(&c->bucket, c->app->client_event_rate, swb_mono_ms())) {
+		snprintf(buf, sizeof(buf), "Client event rejected: rate limit of %u events per second exceeded",
+			 c->app->client_event_rate);
+		why = buf;
+		code = 4301;
+	}
+	const char *uid = why ? NULL : swb_edge_presence_user(c, ch->valuestring);
+	if (!why && publish_client_event(e, c, ch->valuestring, ev, data, uid) < 0)
+		why = "Client event dropped: the server is not connected to its cluster";
+	if (why) {
+		e->st.client_events_rejected++;
+		send_error(e, c, why, code);
+	} else {
+		e->st.client_events++;
+		client_event_webhook(e, c, ch->valuestring, ev, data, uid);
+	}
+	cJSON_free(owned);
 }
 
 static void dispatch(swb_edge *e, swb_edge_conn *c, const cJSON *msg, const char *ev)
@@ -184,8 +483,10 @@ static void dispatch(swb_edge *e, swb_edge_conn *c, const cJSON *msg, const char
 		on_subscribe(e, c, data_object(msg, &owned));
 	} else if (!strcmp(ev, "pusher:unsubscribe")) {
 		on_unsubscribe(e, c, data_object(msg, &owned));
+	} else if (!strcmp(ev, "pusher:signin")) {
+		on_signin(e, c, data_object(msg, &owned));
 	} else if (!strncmp(ev, "client-", 7)) {
-		on_client_event(e, c, msg);
+		on_client_event(e, c, msg, ev);
 	} else {
 		e->st.bad_frames++;
 		char m[256];
