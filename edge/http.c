@@ -1,16 +1,24 @@
 /* http.c: HTTP transactions on the shared port: collecting the request
- * (method, path, query, bounded body), routing to /healthz, /readyz and the
- * Pusher API (http_api.c), waiting for the bridge's PublishAck, and writing
- * the JSON response. Each swb_edge_http is owned by its lws pss from
- * LWS_CALLBACK_HTTP until the response is written or the client goes away;
- * while waiting it is also listed in swb_edge.pending (removed on free, so
- * a late ack finds nothing). */
+ * (method, path, query, bounded body), routing to /healthz, /readyz,
+ * /metrics and the Pusher API (http_api.c): publishes wait for the
+ * bridge's PublishAck (then, with `info`, for a CHANNEL_INFO QueryResult),
+ * GET channel queries for a QueryResult, terminate_connections is sent to
+ * the bridge and answered at once. Each swb_edge_http is owned by its lws
+ * pss from LWS_CALLBACK_HTTP until the response is written or the client
+ * goes away; while waiting it is also listed in swb_edge.pending (removed
+ * on free, so a late answer finds nothing); a publish with `info` keeps its
+ * parsed items (pub) until answered. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "edge.h"
+#include "frames.h"
 #include "log.h"
+#include "names.h"
+#include "switchboard.pb-c.h"
 #include "util.h"
 
 struct swb_edge_http {
@@ -20,7 +28,11 @@ struct swb_edge_http {
 	char path[256];
 	size_t path_len;
 	enum swb_edge_api_route route;
+	swb_edge_api_target target;   /* points into path */
 	const swb_edge_app *app;
+	bool dispatched;              /* handled without a body */
+	swb_edge_api_publish pub;     /* kept for `info` until the answer */
+	bool want_info, waiting_query;
 	swb_edge_query q;
 	swb_sbuf body;
 	bool body_too_big;
@@ -41,6 +53,7 @@ static void http_free(swb_edge *e, swb_edge_http *h)
 	if (h->pending)
 		HASH_DEL(e->pending, h);
 	swb_edge_query_fini(&h->q);
+	swb_edge_api_publish_fini(&h->pub);
 	swb_sbuf_free(&h->body);
 	swb_sbuf_free(&h->resp);
 	if (h->pss)
@@ -100,7 +113,114 @@ static long content_length(struct lws *wsi)
 	return (*end || n < 0) ? -2 : n;
 }
 
-/* After the whole body is in: authenticate, validate, publish. */
+static void wait_answer(swb_edge *e, swb_edge_http *h, uint64_t request_id)
+{
+	if (h->pending)
+		HASH_DEL(e->pending, h);
+	h->request_id = request_id;
+	h->deadline_ms = swb_mono_ms() + SWB_EDGE_ACK_TIMEOUT_MS;
+	h->pending = true;
+	HASH_ADD(hh, e->pending, request_id, sizeof(h->request_id), h);
+}
+
+static bool any_info(const swb_edge_api_publish *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->items[i].info)
+			return true;
+	return false;
+}
+
+/* POST events / batch_events after authentication. */
+static void api_publish(swb_edge *e, swb_edge_http *h)
+{
+	char err[512];
+	int rc = swb_edge_api_parse_body(h->route, h->body.p ? h->body.p : "", h->body.len, &h->pub, err, sizeof(err));
+	if (rc != 200) {
+		respond_error(h, rc, err);
+	} else if (!swb_edge_link_up(e)) {
+		e->st.publish_fail++;
+		respond_error(h, 503, "Bridge not connected");
+	} else {
+		uint64_t id = swb_edge_next_request_id(e);
+		if (swb_edge_link_publish(e, id, h->app->id, &h->pub) < 0) {
+			e->st.publish_fail++;
+			respond_error(h, 503, "Could not send to the bridge");
+		} else {
+			e->st.publishes++;
+			h->want_info = any_info(&h->pub);
+			wait_answer(e, h, id);
+		}
+	}
+	if (!h->want_info)
+		swb_edge_api_publish_fini(&h->pub);
+}
+
+static void api_terminate(swb_edge *e, swb_edge_http *h)
+{
+	char uid[SWB_EDGE_USER_ID_MAX + 1];
+	const swb_edge_api_target *t = &h->target;
+	if (!swb_edge_user_id_valid(t->arg, t->arg_len)) {
+		respond_error(h, 400, "Invalid user id");
+		return;
+	}
+	memcpy(uid, t->arg, t->arg_len);
+	uid[t->arg_len] = '\0';
+	Swb__TerminateUser tu = SWB__TERMINATE_USER__INIT;
+	tu.app_id = h->app->id;
+	tu.user_id = uid;
+	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
+	m.body_case = SWB__EDGE_MSG__BODY_TERMINATE;
+	m.terminate = &tu;
+	if (swb_edge_link_send(e, &m) < 0) {
+		respond_error(h, 503, "Bridge not connected");
+		return;
+	}
+	swb_edge_users_terminate(e, h->app->id, uid); /* at once here; the bridge tells the other edges */
+	respond_raw(h, 200, "{}");
+}
+
+static int send_query(swb_edge *e, uint64_t id, const char *app, Swb__Query__Kind kind, char **chans, size_t n,
+		      const char *prefix, unsigned info)
+{
+	Swb__Query q = SWB__QUERY__INIT;
+	q.request_id = id;
+	q.app_id = (char *)app;
+	q.kind = kind;
+	q.channels = chans;
+	q.n_channels = n;
+	q.prefix = (char *)prefix;
+	q.user_count = (info & SWB_EDGE_INFO_USER_COUNT) != 0;
+	q.subscription_count = (info & SWB_EDGE_INFO_SUBSCRIPTION_COUNT) != 0;
+	q.cache = (info & SWB_EDGE_INFO_CACHE) != 0;
+	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
+	m.body_case = SWB__EDGE_MSG__BODY_QUERY;
+	m.query = &q;
+	return swb_edge_link_send(e, &m);
+}
+
+/* GET channels / channel / users, after authentication. */
+static void api_get(swb_edge *e, swb_edge_http *h)
+{
+	char err[256];
+	swb_edge_api_get g;
+	if (swb_edge_api_get_validate(&h->target, &h->q, &g, err, sizeof(err)) != 200) {
+		respond_error(h, 400, err);
+		return;
+	}
+	Swb__Query__Kind kind = h->route == SWB_EDGE_API_CHANNELS ? SWB__QUERY__KIND__CHANNELS
+			      : h->route == SWB_EDGE_API_CHANNEL ? SWB__QUERY__KIND__CHANNEL : SWB__QUERY__KIND__USERS;
+	char *chans[1] = { g.channel };
+	uint64_t id = swb_edge_next_request_id(e);
+	if (send_query(e, id, h->app->id, kind, chans, kind == SWB__QUERY__KIND__CHANNELS ? 0 : 1, g.prefix, g.info) < 0) {
+		respond_error(h, 503, "Bridge not connected");
+		return;
+	}
+	h->waiting_query = true;
+	wait_answer(e, h, id);
+}
+
+/* Authenticate, then hand over by route. */
 static void api_request(swb_edge *e, swb_edge_http *h)
 {
 	char err[512];
@@ -108,33 +228,18 @@ static void api_request(swb_edge *e, swb_edge_http *h)
 		respond_error(h, 413, "Request body too large");
 		return;
 	}
-	int rc = swb_edge_api_auth(h->app, "POST", h->path, h->path_len, &h->q, h->body.p ? h->body.p : "",
-				   h->body.len, swb_wall_s(), err, sizeof(err));
-	if (rc != 200) {
+	int rc = swb_edge_api_auth(h->app, h->is_post ? "POST" : "GET", h->path, h->path_len, &h->q,
+				   h->body.p ? h->body.p : "", h->body.len, swb_wall_s(), err, sizeof(err));
+	if (rc != 200)
 		respond_error(h, rc, err);
-		return;
-	}
-	swb_edge_api_publish p;
-	swb_edge_api_publish_init(&p);
-	rc = swb_edge_api_parse_body(h->route, h->body.p ? h->body.p : "", h->body.len, &p, err, sizeof(err));
-	if (rc != 200) {
-		respond_error(h, rc, err);
-	} else if (!swb_edge_link_up(e)) {
-		e->st.publish_fail++;
-		respond_error(h, 503, "Bridge not connected");
-	} else {
-		h->request_id = ++e->next_request_id;
-		if (swb_edge_link_publish(e, h->request_id, h->app->id, &p) < 0) {
-			e->st.publish_fail++;
-			respond_error(h, 503, "Could not send to the bridge");
-		} else {
-			e->st.publishes++;
-			h->deadline_ms = swb_mono_ms() + SWB_EDGE_ACK_TIMEOUT_MS;
-			h->pending = true;
-			HASH_ADD(hh, e->pending, request_id, sizeof(h->request_id), h);
-		}
-	}
-	swb_edge_api_publish_fini(&p);
+	else if (!h->app->enabled)
+		respond_error(h, 403, "Application is disabled");
+	else if (h->route == SWB_EDGE_API_TERMINATE)
+		api_terminate(e, h);
+	else if (swb_edge_api_route_is_get(h->route))
+		api_get(e, h);
+	else
+		api_publish(e, h);
 }
 
 /* Prometheus text format, this edge's counters only. */
@@ -155,13 +260,25 @@ static void respond_metrics(swb_edge *e, swb_edge_http *h)
 			"# TYPE swb_edge_bad_deliveries_total counter\nswb_edge_bad_deliveries_total %llu\n"
 			"# TYPE swb_edge_bridge_send_failures_total counter\nswb_edge_bridge_send_failures_total %llu\n"
 			"# TYPE swb_edge_publishes_total counter\nswb_edge_publishes_total %llu\n"
-			"# TYPE swb_edge_publish_failures_total counter\nswb_edge_publish_failures_total %llu\n",
+			"# TYPE swb_edge_publish_failures_total counter\nswb_edge_publish_failures_total %llu\n"
+			"# TYPE swb_edge_auth_failures_total counter\nswb_edge_auth_failures_total %llu\n"
+			"# TYPE swb_edge_client_events_total counter\nswb_edge_client_events_total %llu\n"
+			"# TYPE swb_edge_client_events_rejected_total counter\nswb_edge_client_events_rejected_total %llu\n"
+			"# TYPE swb_edge_presence_joins_total counter\nswb_edge_presence_joins_total %llu\n"
+			"# TYPE swb_edge_presence_join_failures_total counter\nswb_edge_presence_join_failures_total %llu\n"
+			"# TYPE swb_edge_webhooks_sent_total counter\nswb_edge_webhooks_sent_total %llu\n"
+			"# TYPE swb_edge_webhooks_failed_total counter\nswb_edge_webhooks_failed_total %llu\n"
+			"# TYPE swb_edge_webhooks_dropped_total counter\nswb_edge_webhooks_dropped_total %llu\n",
 			st->connections, swb_edge_chans_count(&e->chans), swb_edge_link_ready(e) ? 1 : 0,
 			(unsigned long long)st->connections_total, (unsigned long long)st->messages_in,
 			(unsigned long long)st->messages_out, (unsigned long long)st->slow_disconnects,
 			(unsigned long long)st->bad_frames, (unsigned long long)st->bad_deliveries,
 			(unsigned long long)st->link_send_fail, (unsigned long long)st->publishes,
-			(unsigned long long)st->publish_fail);
+			(unsigned long long)st->publish_fail, (unsigned long long)st->auth_failures,
+			(unsigned long long)st->client_events, (unsigned long long)st->client_events_rejected,
+			(unsigned long long)st->presence_joins, (unsigned long long)st->presence_join_fail,
+			(unsigned long long)st->webhooks_sent, (unsigned long long)st->webhooks_failed,
+			(unsigned long long)st->webhooks_dropped);
 	h->status = 200;
 	h->content_type = "text/plain; version=0.0.4";
 	h->resp_ready = true;
@@ -183,15 +300,17 @@ static void route_request(swb_edge *e, swb_edge_http *h)
 		respond_metrics(e, h);
 		return;
 	}
-	const char *id;
-	size_t idn;
-	h->route = swb_edge_api_route(h->path, h->path_len, &id, &idn);
+	h->route = swb_edge_api_match(h->path, h->path_len, &h->target);
+	bool get = swb_edge_api_route_is_get(h->route);
 	if (h->route == SWB_EDGE_API_NOT_FOUND) {
 		respond_error(h, 404, "Not found");
-	} else if (!(h->app = swb_edge_apps_by_id(&e->apps, id, idn))) {
+	} else if (!(h->app = swb_edge_apps_by_id(&e->apps, h->target.app_id, h->target.app_len))) {
 		respond_error(h, 404, "Unknown app id");
-	} else if (!h->is_post) {
-		respond_error(h, 405, "Method not allowed: use POST");
+	} else if (h->is_post == get) {
+		respond_error(h, 405, get ? "Method not allowed: use GET" : "Method not allowed: use POST");
+	} else if (get) {
+		h->dispatched = true;
+		api_request(e, h);
 	}
 }
 
@@ -220,7 +339,7 @@ static int on_http(swb_edge *e, struct lws *wsi, swb_edge_pss *pss, const char *
 		return 0;
 	}
 	route_request(e, h);
-	if (h->resp_ready) {
+	if (h->resp_ready || h->dispatched) {
 		h->close_after = h->is_post; /* do not read an unwanted body */
 		return 0;
 	}
@@ -292,7 +411,7 @@ int swb_edge_http_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_ps
 			on_body(h, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (h && !h->resp_ready && h->app)
+		if (h && !h->resp_ready && !h->dispatched && h->app)
 			api_request(e, h);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -306,6 +425,27 @@ int swb_edge_http_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_ps
 	return 0;
 }
 
+/* After the publish: one CHANNEL_INFO query for every channel of the call. */
+static void query_info(swb_edge *e, swb_edge_http *h)
+{
+	char **chans = calloc(h->pub.n, sizeof(*chans));
+	unsigned info = 0;
+	size_t n = 0;
+	for (size_t i = 0; chans && i < h->pub.n; i++) {
+		info |= h->pub.items[i].info;
+		if (h->pub.items[i].info)
+			chans[n++] = h->pub.items[i].channel;
+	}
+	uint64_t id = swb_edge_next_request_id(e);
+	if (!chans || send_query(e, id, h->app->id, SWB__QUERY__KIND__CHANNEL_INFO, chans, n, "", info) < 0) {
+		respond_raw(h, 200, "{}"); /* published; the info is best effort */
+	} else {
+		h->waiting_query = true;
+		wait_answer(e, h, id);
+	}
+	free(chans);
+}
+
 void swb_edge_http_on_ack(swb_edge *e, uint64_t request_id, bool ok, const char *error)
 {
 	swb_edge_http *h = NULL;
@@ -314,9 +454,13 @@ void swb_edge_http_on_ack(swb_edge *e, uint64_t request_id, bool ok, const char 
 		swb_debug("ack for unknown request %llu", (unsigned long long)request_id);
 		return;
 	}
+	if (h->waiting_query)
+		return;
 	HASH_DEL(e->pending, h);
 	h->pending = false;
-	if (ok) {
+	if (ok && h->want_info) {
+		query_info(e, h);
+	} else if (ok) {
 		respond_raw(h, 200, "{}");
 	} else {
 		e->st.publish_fail++;
@@ -344,13 +488,87 @@ void swb_edge_http_tick(swb_edge *e, uint64_t now)
 		HASH_DEL(e->pending, h);
 		h->pending = false;
 		e->st.publish_fail++;
-		swb_info("publish %llu: no ack from the bridge within %d ms", (unsigned long long)h->request_id,
+		swb_info("request %llu: no answer from the bridge within %d ms", (unsigned long long)h->request_id,
 			 SWB_EDGE_ACK_TIMEOUT_MS);
-		respond_error(h, 504, "Timed out waiting for the bridge");
+		if (h->want_info && h->waiting_query)
+			respond_raw(h, 200, "{}"); /* published; only the info is missing */
+		else
+			respond_error(h, 504, "Timed out waiting for the bridge");
 	}
+}
+
+/* One channel's requested attributes from the bridge's entry (if any). */
+static void info_object(swb_sbuf *s, const cJSON *entry, const char *channel, unsigned info)
+{
+	const cJSON *uc = cJSON_GetObjectItemCaseSensitive(entry, "user_count");
+	const cJSON *sc = cJSON_GetObjectItemCaseSensitive(entry, "subscription_count");
+	bool comma = false;
+	swb_sbuf_puts(s, "{");
+	if ((info & SWB_EDGE_INFO_USER_COUNT) && !strncmp(channel, "presence-", 9)) {
+		swb_sbuf_printf(s, "\"user_count\":%.0f", cJSON_IsNumber(uc) ? uc->valuedouble : 0.0);
+		comma = true;
+	}
+	if (info & SWB_EDGE_INFO_SUBSCRIPTION_COUNT)
+		swb_sbuf_printf(s, "%s\"subscription_count\":%.0f", comma ? "," : "",
+				cJSON_IsNumber(sc) ? sc->valuedouble : 0.0);
+	swb_sbuf_puts(s, "}");
+}
+
+/* {"channels":{...}} for events, {"batch":[...]} for batch_events. */
+static void respond_info(swb_edge_http *h, const char *json, size_t len)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	const cJSON *chans = cJSON_GetObjectItemCaseSensitive(root, "channels");
+	swb_sbuf s;
+	swb_sbuf_init(&s);
+	bool batch = h->route == SWB_EDGE_API_BATCH_EVENTS;
+	swb_sbuf_puts(&s, batch ? "{\"batch\":[" : "{\"channels\":{");
+	for (size_t i = 0; i < h->pub.n; i++) {
+		const swb_edge_api_item *it = &h->pub.items[i];
+		if (i)
+			swb_sbuf_puts(&s, ",");
+		if (!batch) {
+			swb_sbuf_json_str(&s, it->channel, it->channel_len);
+			swb_sbuf_puts(&s, ":");
+		}
+		info_object(&s, cJSON_GetObjectItemCaseSensitive(chans, it->channel), it->channel, it->info);
+	}
+	swb_sbuf_puts(&s, batch ? "]}" : "}}");
+	respond_raw(h, 200, s.oom ? "{}" : s.p);
+	swb_sbuf_free(&s);
+	cJSON_Delete(root);
 }
 
 void swb_edge_http_on_query(swb_edge *e, uint64_t request_id, bool ok, const char *error, uint32_t status,
 			    const uint8_t *json, size_t len)
 {
+	swb_edge_http *h = NULL;
+	HASH_FIND(hh, e->pending, &request_id, sizeof(request_id), h);
+	if (!h || !h->waiting_query)
+		return;
+	HASH_DEL(e->pending, h);
+	h->pending = false;
+	bool body_ok = len > 0 && len < SWB_EDGE_API_MAX_BODY * 4 && swb_edge_utf8_valid(json, len) &&
+		       !memchr(json, '\0', len);
+	if (h->want_info) {
+		if (ok && body_ok)
+			respond_info(h, (const char *)json, len);
+		else
+			respond_raw(h, 200, "{}"); /* the publish itself succeeded */
+		return;
+	}
+	if (!ok) {
+		respond_error(h, 503, error && *error ? error : "Query failed");
+		return;
+	}
+	if (!body_ok || status < 200 || status > 599) {
+		respond_error(h, status == 400 ? 400 : 502, error && *error ? error : "Bad answer from the bridge");
+		return;
+	}
+	char *body = strndup((const char *)json, len);
+	if (body)
+		respond_raw(h, (int)status, body);
+	else
+		respond_error(h, 500, "Out of memory");
+	free(body);
 }

@@ -105,25 +105,148 @@ int swb_edge_query_parse(swb_edge_query *q, const char *s, size_t n)
 	return 0;
 }
 
+/* "/<seg>" at p: its length up to the next '/' or end. */
+static size_t segment(const char *p, const char *end)
+{
+	const char *slash = memchr(p, '/', (size_t)(end - p));
+	return (size_t)((slash ? slash : end) - p);
+}
+
+static bool rest_is(const char *p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+	return (size_t)(end - p) == n && memcmp(p, lit, n) == 0;
+}
+
+/* After "/apps/{id}": the rest of the path. */
+static enum swb_edge_api_route match_rest(const char *r, const char *end, swb_edge_api_target *t)
+{
+	if (rest_is(r, end, "/events"))
+		return SWB_EDGE_API_EVENTS;
+	if (rest_is(r, end, "/batch_events"))
+		return SWB_EDGE_API_BATCH_EVENTS;
+	if (rest_is(r, end, "/channels"))
+		return SWB_EDGE_API_CHANNELS;
+	bool chans = (size_t)(end - r) > 10 && !memcmp(r, "/channels/", 10);
+	bool users = (size_t)(end - r) > 7 && !memcmp(r, "/users/", 7);
+	if (!chans && !users)
+		return SWB_EDGE_API_NOT_FOUND;
+	const char *a = r + (chans ? 10 : 7);
+	size_t an = segment(a, end);
+	if (an == 0)
+		return SWB_EDGE_API_NOT_FOUND;
+	t->arg = a;
+	t->arg_len = an;
+	if (chans && a + an == end)
+		return SWB_EDGE_API_CHANNEL;
+	if (chans && rest_is(a + an, end, "/users"))
+		return SWB_EDGE_API_USERS;
+	if (users && rest_is(a + an, end, "/terminate_connections"))
+		return SWB_EDGE_API_TERMINATE;
+	return SWB_EDGE_API_NOT_FOUND;
+}
+
+enum swb_edge_api_route swb_edge_api_match(const char *path, size_t n, swb_edge_api_target *t)
+{
+	static const char pre[] = "/apps/";
+	memset(t, 0, sizeof(*t));
+	if (n <= sizeof(pre) - 1 || memcmp(path, pre, sizeof(pre) - 1) != 0)
+		return SWB_EDGE_API_NOT_FOUND;
+	const char *id = path + sizeof(pre) - 1, *end = path + n;
+	size_t idn = segment(id, end);
+	if (idn == 0 || id + idn == end)
+		return SWB_EDGE_API_NOT_FOUND;
+	t->app_id = id;
+	t->app_len = idn;
+	t->route = match_rest(id + idn, end, t);
+	return t->route;
+}
+
 enum swb_edge_api_route swb_edge_api_route(const char *path, size_t n, const char **app_id,
 					   size_t *app_len)
 {
-	static const char pre[] = "/apps/";
-	if (n <= sizeof(pre) - 1 || memcmp(path, pre, sizeof(pre) - 1) != 0)
+	swb_edge_api_target t;
+	enum swb_edge_api_route r = swb_edge_api_match(path, n, &t);
+	if (r != SWB_EDGE_API_EVENTS && r != SWB_EDGE_API_BATCH_EVENTS)
 		return SWB_EDGE_API_NOT_FOUND;
-	const char *id = path + sizeof(pre) - 1;
-	const char *end = path + n;
-	const char *slash = memchr(id, '/', (size_t)(end - id));
-	if (!slash || slash == id)
-		return SWB_EDGE_API_NOT_FOUND;
-	*app_id = id;
-	*app_len = (size_t)(slash - id);
-	size_t rest = (size_t)(end - slash);
-	if (rest == 7 && memcmp(slash, "/events", 7) == 0)
-		return SWB_EDGE_API_EVENTS;
-	if (rest == 13 && memcmp(slash, "/batch_events", 13) == 0)
-		return SWB_EDGE_API_BATCH_EVENTS;
-	return SWB_EDGE_API_NOT_FOUND;
+	*app_id = t.app_id;
+	*app_len = t.app_len;
+	return r;
+}
+
+bool swb_edge_api_route_is_get(enum swb_edge_api_route r)
+{
+	return r == SWB_EDGE_API_CHANNELS || r == SWB_EDGE_API_CHANNEL || r == SWB_EDGE_API_USERS;
+}
+
+int swb_edge_api_info_parse(const char *s, size_t n, unsigned allowed, unsigned *mask, char *err, size_t errlen)
+{
+	static const struct { const char *name; unsigned bit; } attrs[] = {
+		{ "user_count", SWB_EDGE_INFO_USER_COUNT },
+		{ "subscription_count", SWB_EDGE_INFO_SUBSCRIPTION_COUNT },
+		{ "cache", SWB_EDGE_INFO_CACHE },
+	};
+	*mask = 0;
+	size_t start = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != ',')
+			continue;
+		const char *a = s + start;
+		size_t an = i - start, k;
+		start = i + 1;
+		if (an == 0)
+			continue;
+		for (k = 0; k < sizeof(attrs) / sizeof(attrs[0]); k++)
+			if (strlen(attrs[k].name) == an && !memcmp(attrs[k].name, a, an) && (attrs[k].bit & allowed))
+				break;
+		if (k == sizeof(attrs) / sizeof(attrs[0])) {
+			snprintf(err, errlen, "Invalid info attribute '%.*s'", (int)(an > 40 ? 40 : an), a);
+			return 400;
+		}
+		*mask |= attrs[k].bit;
+	}
+	return 200;
+}
+
+static bool is_presence(const char *s) { return !strncmp(s, "presence-", 9); }
+
+int swb_edge_api_get_validate(const swb_edge_api_target *t, const swb_edge_query *q, swb_edge_api_get *out,
+			      char *err, size_t errlen)
+{
+	const swb_edge_param *info = swb_edge_query_get(q, "info");
+	const swb_edge_param *pre = swb_edge_query_get(q, "filter_by_prefix");
+	unsigned allowed = SWB_EDGE_INFO_USER_COUNT | SWB_EDGE_INFO_SUBSCRIPTION_COUNT;
+	memset(out, 0, sizeof(*out));
+	if (t->route != SWB_EDGE_API_CHANNELS) {
+		if (!swb_channel_name_valid(t->arg, t->arg_len)) {
+			snprintf(err, errlen, "Invalid channel name");
+			return 400;
+		}
+		memcpy(out->channel, t->arg, t->arg_len);
+		allowed |= t->route == SWB_EDGE_API_CHANNEL ? SWB_EDGE_INFO_CACHE : 0;
+	} else if (pre) {
+		if (pre->val_len > SWB_CHANNEL_NAME_MAX || (pre->val_len && !swb_channel_name_valid(pre->val, pre->val_len))) {
+			snprintf(err, errlen, "Invalid filter_by_prefix");
+			return 400;
+		}
+		memcpy(out->prefix, pre->val, pre->val_len);
+	}
+	if (t->route != SWB_EDGE_API_USERS && info &&
+	    swb_edge_api_info_parse(info->val, info->val_len, allowed, &out->info, err, errlen) != 200)
+		return 400;
+	if (t->route == SWB_EDGE_API_USERS && !is_presence(out->channel)) {
+		snprintf(err, errlen, "Users can only be retrieved for presence channels");
+		return 400;
+	}
+	if ((out->info & SWB_EDGE_INFO_USER_COUNT) && t->route == SWB_EDGE_API_CHANNELS && !is_presence(out->prefix)) {
+		snprintf(err, errlen, "info=user_count requires filter_by_prefix=presence-");
+		return 400;
+	}
+	if ((out->info & SWB_EDGE_INFO_USER_COUNT) && t->route == SWB_EDGE_API_CHANNEL && !is_presence(out->channel)) {
+		snprintf(err, errlen, "info=user_count is only available for presence channels");
+		return 400;
+	}
+	return 200;
 }
 
 static int param_cmp(const void *a, const void *b)
@@ -243,7 +366,7 @@ void swb_edge_api_publish_fini(swb_edge_api_publish *p)
 }
 
 static int push_item(swb_edge_api_publish *p, const char *ch, const char *ev, const char *data,
-		     size_t dlen, const char *sid)
+		     size_t dlen, const char *sid, unsigned info)
 {
 	if (p->n == p->cap) {
 		size_t ncap = p->cap ? p->cap * 2 : 4;
@@ -267,6 +390,7 @@ static int push_item(swb_edge_api_publish *p, const char *ch, const char *ev, co
 	it->channel_len = strlen(ch);
 	it->event_len = strlen(ev);
 	it->data_len = dlen;
+	it->info = info;
 	return 0;
 }
 
@@ -301,6 +425,17 @@ static int parse_event(const cJSON *o, bool batch, swb_edge_api_publish *p, char
 	    (!cJSON_IsString(sid) || !swb_socket_id_valid(sid->valuestring, strlen(sid->valuestring))))
 		FAIL(400, "Invalid socket_id");
 	const char *sids = cJSON_IsString(sid) ? sid->valuestring : NULL;
+	const cJSON *info = cJSON_GetObjectItemCaseSensitive(o, "info");
+	unsigned mask = 0;
+	if (info && !cJSON_IsNull(info) &&
+	    (!cJSON_IsString(info) ||
+	     swb_edge_api_info_parse(info->valuestring, strlen(info->valuestring),
+				     SWB_EDGE_INFO_USER_COUNT | SWB_EDGE_INFO_SUBSCRIPTION_COUNT, &mask, err, errlen) != 200)) {
+		rc = 400;
+		if (!cJSON_IsString(info))
+			snprintf(err, errlen, "info must be a string");
+		goto out;
+	}
 	if (chans) {
 		int nc = cJSON_GetArraySize(chans);
 		if (!cJSON_IsArray(chans) || nc < 1 || nc > SWB_EDGE_API_MAX_CHANNELS)
@@ -309,13 +444,13 @@ static int parse_event(const cJSON *o, bool batch, swb_edge_api_publish *p, char
 		cJSON_ArrayForEach(c, chans) {
 			if (!cJSON_IsString(c) || !swb_channel_name_valid(c->valuestring, strlen(c->valuestring)))
 				FAIL(400, "Invalid channel name in channels");
-			if (push_item(p, c->valuestring, name->valuestring, d, dlen, sids) < 0)
+			if (push_item(p, c->valuestring, name->valuestring, d, dlen, sids, mask) < 0)
 				FAIL(500, "Internal error");
 		}
 	} else if (cJSON_IsString(chan)) {
 		if (!swb_channel_name_valid(chan->valuestring, strlen(chan->valuestring)))
 			FAIL(400, "Invalid channel name");
-		if (push_item(p, chan->valuestring, name->valuestring, d, dlen, sids) < 0)
+		if (push_item(p, chan->valuestring, name->valuestring, d, dlen, sids, mask) < 0)
 			FAIL(500, "Internal error");
 	} else {
 		FAIL(400, "Missing channels");

@@ -1,6 +1,7 @@
 /* http_api.h: the Pusher HTTP API without the transport: routing, query
- * parsing and percent-decoding, request authentication (§7.1) and parsing
- * of /events and /batch_events bodies (§7.2). Pure functions (no lws, clock
+ * parsing and percent-decoding, request authentication (§7.1), parsing
+ * of /events and /batch_events bodies (with `info`), and validation of the
+ * GET channel queries (§7.2). Pure functions (no lws, clock
  * passed in), unit-testable. Results are HTTP status codes. */
 #ifndef SWB_EDGE_HTTP_API_H
 #define SWB_EDGE_HTTP_API_H
@@ -23,7 +24,31 @@ enum swb_edge_api_route {
 	SWB_EDGE_API_NOT_FOUND = 0,
 	SWB_EDGE_API_EVENTS,
 	SWB_EDGE_API_BATCH_EVENTS,
+	SWB_EDGE_API_CHANNELS,        /* GET /apps/{id}/channels */
+	SWB_EDGE_API_CHANNEL,         /* GET /apps/{id}/channels/{name} */
+	SWB_EDGE_API_USERS,           /* GET /apps/{id}/channels/{name}/users */
+	SWB_EDGE_API_TERMINATE,       /* POST /apps/{id}/users/{user}/terminate_connections */
 };
+
+/* `info` attributes. */
+#define SWB_EDGE_INFO_USER_COUNT 1u
+#define SWB_EDGE_INFO_SUBSCRIPTION_COUNT 2u
+#define SWB_EDGE_INFO_CACHE 4u
+
+/* A routed path: the app id and the {name} / {user} segment, pointing
+ * into the path. */
+typedef struct swb_edge_api_target {
+	enum swb_edge_api_route route;
+	const char *app_id, *arg;
+	size_t app_len, arg_len;
+} swb_edge_api_target;
+
+/* A validated GET query. */
+typedef struct swb_edge_api_get {
+	char channel[165];            /* CHANNEL, USERS */
+	char prefix[165];             /* CHANNELS: filter_by_prefix, may be "" */
+	unsigned info;                /* SWB_EDGE_INFO_* */
+} swb_edge_api_get;
 
 typedef struct swb_edge_param {
 	char *key, *val;              /* owned; key lower-cased, both decoded */
@@ -39,6 +64,7 @@ typedef struct swb_edge_query {
 typedef struct swb_edge_api_item {
 	char *channel, *event, *data, *socket_id; /* socket_id may be NULL */
 	size_t channel_len, event_len, data_len;
+	unsigned info;                /* SWB_EDGE_INFO_* asked for this item */
 } swb_edge_api_item;
 
 typedef struct swb_edge_api_publish {
@@ -63,6 +89,20 @@ const swb_edge_param *swb_edge_query_get(const swb_edge_query *q, const char *ke
 /* Match /apps/{id}/events or /apps/{id}/batch_events; sets *app_id. */
 enum swb_edge_api_route swb_edge_api_route(const char *path, size_t n, const char **app_id,
 					   size_t *app_len);
+
+/* Every route, with its {name}/{user} argument (not validated here). */
+enum swb_edge_api_route swb_edge_api_match(const char *path, size_t n, swb_edge_api_target *t);
+/* True for the routes served with GET (the others are POST). */
+bool swb_edge_api_route_is_get(enum swb_edge_api_route r);
+/* Parse a comma-separated `info` value; attributes outside `allowed` are
+ * a 400. Returns 200 or 400 (err set). */
+int swb_edge_api_info_parse(const char *s, size_t n, unsigned allowed, unsigned *mask, char *err, size_t errlen);
+/* Validate a GET's {name} and query parameters into out: channel name,
+ * info attributes, user_count only for presence (CHANNELS: only with a
+ * filter_by_prefix starting with presence-), USERS only for presence.
+ * Returns 200 or 400 (err set). */
+int swb_edge_api_get_validate(const swb_edge_api_target *t, const swb_edge_query *q, swb_edge_api_get *out,
+			      char *err, size_t errlen);
 
 /* "METHOD\nPATH\nk=v&..." (sorted, without auth_signature) into out. */
 void swb_edge_api_string_to_sign(const char *method, const char *path, size_t path_len,

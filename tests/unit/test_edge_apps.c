@@ -64,11 +64,86 @@ static void test_file(void **state)
 	swb_edge_apps_fini(&t);
 }
 
+static int json(swb_edge_apps *t, const char *text, char *err)
+{
+	return swb_edge_apps_load_json(t, text, strlen(text), err, 256);
+}
+
+static void test_json(void **state)
+{
+	swb_edge_apps t;
+	char err[256];
+	swb_edge_apps_init(&t);
+	assert_int_equal(json(&t, "[{\"id\":\"1\",\"key\":\"k\",\"secret\":\"s\",\"enabled\":true,"
+				 "\"client_events\":false,\"client_event_rate\":5,\"max_connections\":3,"
+				 "\"presence_max_members\":7,\"webhooks\":[{\"url\":\"http://127.0.0.1:9000/hook\","
+				 "\"events\":[\"channel_occupied\",\"client_event\"]},{\"url\":\"https://x/y\"}]},"
+				 "{\"id\":2,\"key\":\"k2\",\"secret\":\"s2\"}]", err), 0);
+	const swb_edge_app *a = swb_edge_apps_by_id(&t, "1", 1);
+	assert_non_null(a);
+	assert_false(a->client_events);
+	assert_int_equal(a->client_event_rate, 5);
+	assert_int_equal(a->max_connections, 3);
+	assert_int_equal(a->presence_max_members, 7);
+	assert_int_equal(a->n_webhooks, 2);
+	assert_int_equal(a->webhooks[0].events, SWB_EDGE_WH_CHANNEL_OCCUPIED | SWB_EDGE_WH_CLIENT_EVENT);
+	assert_int_equal(a->webhooks[1].events, SWB_EDGE_WH_ALL);
+	const swb_edge_app *b = swb_edge_apps_by_id(&t, "2", 1); /* numeric id, defaults */
+	assert_non_null(b);
+	assert_true(b->enabled && b->client_events);
+	assert_int_equal(b->client_event_rate, 10);
+	assert_int_equal(b->presence_max_members, 100);
+	assert_int_equal(b->max_connections, 0);
+	swb_edge_apps_fini(&t);
+
+	const char *bad[] = {
+		"[{\"id\":\"1\",\"key\":\"k\"}]",                                   /* no secret */
+		"[{\"id\":\"1\",\"key\":\"k\",\"secret\":\"s\",\"enabled\":1}]",          /* not a bool */
+		"[{\"id\":\"1\",\"key\":\"k\",\"secret\":\"s\",\"client_event_rate\":-1}]",
+		"[{\"id\":\"1\",\"key\":\"k\",\"secret\":\"s\",\"webhooks\":[{\"url\":\"ftp://x\"}]}]",
+		"[{\"id\":\"1\",\"key\":\"k\",\"secret\":\"s\",\"webhooks\":[{\"url\":\"http://x\",\"events\":[\"nope\"]}]}]",
+		"[{\"id\":\"1\",\"key\":\"k\",\"secret\":\"s\"},{\"id\":\"1\",\"key\":\"k9\",\"secret\":\"s\"}]", /* dup */
+		"{\"apps\":5}", "[1]", "[{", "",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		swb_edge_apps_init(&t);
+		assert_int_equal(json(&t, bad[i], err), -1);
+		assert_true(err[0] != '\0');
+		swb_edge_apps_fini(&t);
+	}
+	swb_edge_apps_init(&t);
+	assert_int_equal(json(&t, "{\"apps\":[{\"id\":\"9\",\"key\":\"k9\",\"secret\":\"s\"}]}", err), 0);
+	assert_int_equal(swb_edge_apps_add_webhook_spec(&t, "9=http://h/w", err, sizeof(err)), 0);
+	assert_int_equal(swb_edge_apps_by_id(&t, "9", 1)->webhooks[0].events, SWB_EDGE_WH_ALL);
+	assert_int_equal(swb_edge_apps_add_webhook_spec(&t, "8=http://h/w", err, sizeof(err)), -1);
+	assert_int_equal(swb_edge_apps_add_webhook_spec(&t, "9", err, sizeof(err)), -1);
+	swb_edge_apps_fini(&t);
+}
+
+static void test_json_file(void **state)
+{
+	char path[] = "/tmp/test_edge_apps_json_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fputs("  \n[{\"id\":\"1\",\"key\":\"k\",\"secret\":\"s\"}]\n", f);
+	fclose(f);
+	swb_edge_apps t;
+	char err[512];
+	swb_edge_apps_init(&t);
+	assert_int_equal(swb_edge_apps_load_file(&t, path, err, sizeof(err)), 0);
+	assert_int_equal(t.n, 1);
+	unlink(path);
+	swb_edge_apps_fini(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_specs),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_json_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

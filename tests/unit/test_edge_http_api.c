@@ -156,6 +156,101 @@ static void test_route(void **state)
 	assert_int_equal(swb_edge_api_route("/app", 4, &id, &n), SWB_EDGE_API_NOT_FOUND);
 }
 
+#define MATCH(path, t) swb_edge_api_match((path), strlen(path), (t))
+
+static void test_match(void **state)
+{
+	swb_edge_api_target t;
+	assert_int_equal(MATCH("/apps/42/channels", &t), SWB_EDGE_API_CHANNELS);
+	assert_int_equal(t.app_len, 2);
+	assert_int_equal(MATCH("/apps/42/channels/presence-x", &t), SWB_EDGE_API_CHANNEL);
+	assert_int_equal(t.arg_len, 10);
+	assert_memory_equal(t.arg, "presence-x", 10);
+	assert_int_equal(MATCH("/apps/42/channels/presence-x/users", &t), SWB_EDGE_API_USERS);
+	assert_int_equal(t.arg_len, 10);
+	assert_int_equal(MATCH("/apps/42/users/u-7/terminate_connections", &t), SWB_EDGE_API_TERMINATE);
+	assert_memory_equal(t.arg, "u-7", 3);
+	assert_int_equal(MATCH("/apps/42/channels/", &t), SWB_EDGE_API_NOT_FOUND);
+	assert_int_equal(MATCH("/apps/42/channels//users", &t), SWB_EDGE_API_NOT_FOUND);
+	assert_int_equal(MATCH("/apps/42/channels/x/y", &t), SWB_EDGE_API_NOT_FOUND);
+	assert_int_equal(MATCH("/apps/42/users/u", &t), SWB_EDGE_API_NOT_FOUND);
+	assert_int_equal(MATCH("/apps/42/users//terminate_connections", &t), SWB_EDGE_API_NOT_FOUND);
+	assert_true(swb_edge_api_route_is_get(SWB_EDGE_API_USERS));
+	assert_false(swb_edge_api_route_is_get(SWB_EDGE_API_TERMINATE));
+}
+
+static void test_info_parse(void **state)
+{
+	char err[128];
+	unsigned m;
+	unsigned all = SWB_EDGE_INFO_USER_COUNT | SWB_EDGE_INFO_SUBSCRIPTION_COUNT;
+	assert_int_equal(swb_edge_api_info_parse("user_count,subscription_count", 29, all, &m, err, sizeof(err)), 200);
+	assert_int_equal(m, all);
+	assert_int_equal(swb_edge_api_info_parse("", 0, all, &m, err, sizeof(err)), 200);
+	assert_int_equal(m, 0);
+	assert_int_equal(swb_edge_api_info_parse("cache", 5, all, &m, err, sizeof(err)), 400); /* not allowed here */
+	assert_int_equal(swb_edge_api_info_parse("user_count,bogus", 16, all, &m, err, sizeof(err)), 400);
+	assert_int_equal(swb_edge_api_info_parse("user_counts", 11, all, &m, err, sizeof(err)), 400);
+}
+
+static int get_validate(const char *path, const char *query, swb_edge_api_get *g)
+{
+	swb_edge_api_target t;
+	swb_edge_query q;
+	char err[256];
+	swb_edge_query_init(&q);
+	assert_int_equal(swb_edge_query_parse(&q, query, strlen(query)), 0);
+	assert_int_not_equal(MATCH(path, &t), SWB_EDGE_API_NOT_FOUND);
+	int rc = swb_edge_api_get_validate(&t, &q, g, err, sizeof(err));
+	swb_edge_query_fini(&q);
+	return rc;
+}
+
+static void test_get_validate(void **state)
+{
+	swb_edge_api_get g;
+	assert_int_equal(get_validate("/apps/1/channels", "", &g), 200);
+	assert_int_equal(get_validate("/apps/1/channels", "filter_by_prefix=presence-&info=user_count", &g), 200);
+	assert_string_equal(g.prefix, "presence-");
+	assert_int_equal(g.info, SWB_EDGE_INFO_USER_COUNT);
+	assert_int_equal(get_validate("/apps/1/channels", "info=user_count", &g), 400);
+	assert_int_equal(get_validate("/apps/1/channels", "filter_by_prefix=private-&info=user_count", &g), 400);
+	assert_int_equal(get_validate("/apps/1/channels", "info=subscription_count", &g), 200);
+	assert_int_equal(get_validate("/apps/1/channels", "info=cache", &g), 400);
+	assert_int_equal(get_validate("/apps/1/channels", "filter_by_prefix=a%20b", &g), 400);
+	assert_int_equal(get_validate("/apps/1/channels/presence-r", "info=user_count,subscription_count,cache", &g), 200);
+	assert_string_equal(g.channel, "presence-r");
+	assert_int_equal(g.info, SWB_EDGE_INFO_USER_COUNT | SWB_EDGE_INFO_SUBSCRIPTION_COUNT | SWB_EDGE_INFO_CACHE);
+	assert_int_equal(get_validate("/apps/1/channels/private-r", "info=user_count", &g), 400);
+	assert_int_equal(get_validate("/apps/1/channels/cache-r", "info=cache", &g), 200);
+	assert_int_equal(get_validate("/apps/1/channels/bad!name", "", &g), 400);
+	assert_int_equal(get_validate("/apps/1/channels/presence-r/users", "", &g), 200);
+	assert_int_equal(get_validate("/apps/1/channels/private-r/users", "", &g), 400);
+}
+
+static void test_parse_info(void **state)
+{
+	char err[256];
+	swb_edge_api_publish p;
+	swb_edge_api_publish_init(&p);
+	const char *b = "{\"name\":\"e\",\"data\":\"d\",\"channels\":[\"a\",\"presence-b\"],\"info\":\"user_count,subscription_count\"}";
+	assert_int_equal(swb_edge_api_parse_body(SWB_EDGE_API_EVENTS, b, strlen(b), &p, err, sizeof(err)), 200);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.items[1].info, SWB_EDGE_INFO_USER_COUNT | SWB_EDGE_INFO_SUBSCRIPTION_COUNT);
+	swb_edge_api_publish_fini(&p);
+	b = "{\"batch\":[{\"name\":\"e\",\"data\":\"d\",\"channel\":\"a\"},{\"name\":\"e\",\"data\":\"d\",\"channel\":\"b\",\"info\":\"subscription_count\"}]}";
+	assert_int_equal(swb_edge_api_parse_body(SWB_EDGE_API_BATCH_EVENTS, b, strlen(b), &p, err, sizeof(err)), 200);
+	assert_int_equal(p.items[0].info, 0);
+	assert_int_equal(p.items[1].info, SWB_EDGE_INFO_SUBSCRIPTION_COUNT);
+	swb_edge_api_publish_fini(&p);
+	b = "{\"name\":\"e\",\"data\":\"d\",\"channel\":\"a\",\"info\":\"cache\"}";
+	assert_int_equal(swb_edge_api_parse_body(SWB_EDGE_API_EVENTS, b, strlen(b), &p, err, sizeof(err)), 400);
+	swb_edge_api_publish_fini(&p);
+	b = "{\"name\":\"e\",\"data\":\"d\",\"channel\":\"a\",\"info\":7}";
+	assert_int_equal(swb_edge_api_parse_body(SWB_EDGE_API_EVENTS, b, strlen(b), &p, err, sizeof(err)), 400);
+	swb_edge_api_publish_fini(&p);
+}
+
 static int parse(enum swb_edge_api_route r, const char *body, swb_edge_api_publish *p)
 {
 	char err[512];
@@ -246,6 +341,10 @@ int main(void)
 		cmocka_unit_test(test_pct_decode),
 		cmocka_unit_test(test_query_limits),
 		cmocka_unit_test(test_route),
+		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_info_parse),
+		cmocka_unit_test(test_get_validate),
+		cmocka_unit_test(test_parse_info),
 		cmocka_unit_test(test_parse_events),
 		cmocka_unit_test(test_parse_limits),
 	};
