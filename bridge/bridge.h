@@ -6,7 +6,11 @@
  * Modules: edges.c (NNG endpoint + edge registry), publish.c (publish
  * requests, delivery to edges), interest.c (interest table), redis.c (the
  * two Redis connections), redis_uv.c (hiredis adapter), sub_reply.c (reply
- * validation), control.c + status.c (control socket), ratelog.c. */
+ * validation), control.c + status.c (control socket), ratelog.c.
+ * Cluster state (issue #3, docs/cluster-state.md): state.c (per-host
+ * aggregate), occupancy.c, presence.c, query.c (queries, cache), cluster.c
+ * (heartbeat, sweep, reconcile, webhooks, terminate), scripts.c (Lua),
+ * answers.c (JSON bodies and reply shapes). */
 #ifndef SWB_BRIDGE_H
 #define SWB_BRIDGE_H
 
@@ -22,9 +26,18 @@
 
 #include "interest.h"
 #include "redis_url.h"
+#include "scripts.h"
+#include "state.h"
 
 struct Swb__PublishRequest;
 struct Swb__BridgeMsg;
+struct Swb__ChannelCounts;
+struct Swb__PresenceJoin;
+struct Swb__PresenceLeave;
+struct Swb__Query;
+struct Swb__CacheGet;
+struct Swb__TerminateUser;
+struct swb_bridge_kv;
 
 /* Rate-limited logging: at most one line per reason every 10 s. */
 typedef struct swb_bridge_ratelog {
@@ -49,6 +62,18 @@ typedef struct swb_bridge_counters {
 	uint64_t publish_overload;  /* requests refused: too many in flight */
 	uint64_t delivered;         /* deliveries sent to edges */
 	uint64_t control_bad;       /* bad control requests */
+	/* cluster state (issue #3) */
+	uint64_t state_refused;     /* joins / counts refused (limits, bad names, memory) */
+	uint64_t presence_joins;    /* PresenceJoin handled */
+	uint64_t presence_refused;  /* PresenceJoined ok=false */
+	uint64_t occ_sets;          /* occ_set scripts run */
+	uint64_t queries;           /* Query / CacheGet answered */
+	uint64_t webhooks;          /* WebhookEvent sent to an edge */
+	uint64_t webhooks_dropped;  /* no edge serves the app */
+	uint64_t swept;             /* transitions found by this bridge's sweeps */
+	uint64_t reconciled;        /* stale entries of this host removed */
+	uint64_t terminates;        /* TerminateUserCmd forwarded (per P:ctl message) */
+	uint64_t script_errors;     /* script replies refused (error / bad shape) */
 } swb_bridge_counters;
 
 typedef struct swb_bridge_edge {
@@ -67,6 +92,8 @@ typedef struct swb_bridge_edge {
 	uint64_t sent;    /* messages handed to NNG for this pipe */
 	uint64_t tx_seen; /* the pipe's tx_msgs statistic, last read */
 	uint64_t stall_ms;
+	char **app_ids;   /* Hello.app_ids (owned copies): webhooks for these */
+	size_t n_app_ids;
 	UT_hash_handle hh;
 } swb_bridge_edge;
 
@@ -122,8 +149,24 @@ typedef struct swb_bridge {
 	bool ctl_open;
 	uv_poll_t ctl_poll;
 
+	/* cluster state (issue #3): state.c, occupancy.c, presence.c,
+	 * query.c, cluster.c, scripts.c */
+	swb_bridge_state state;
+	uint64_t host_ttl_s, heartbeat_s;
+	char script_sha[SWB_SCRIPT_COUNT][41];
+	char ctl_chan[SWB_BRIDGE_CHAN_NAME_MAX + 1]; /* PREFIX:ctl */
+	uv_timer_t hb_timer, sweep_timer, settle_timer;
+	bool cluster_inited;
+	bool reconcile_due;   /* remove this host's stale Redis entries when up */
+	bool settle_started;  /* the first edge registered: settle timer running */
+	bool settled;         /* edges had their time to replay */
+	bool redis_cmd_was_up;
+	uint64_t wh_rr;       /* webhook round-robin */
+	struct swb_bridge_mcache *mcache; /* --redis none: cache channels */
+	size_t mcache_bytes;
+
 	swb_bridge_counters cnt;
-	swb_bridge_ratelog rl_edge, rl_redis, rl_send, rl_ctl;
+	swb_bridge_ratelog rl_edge, rl_redis, rl_send, rl_ctl, rl_script;
 } swb_bridge;
 
 /* Publishes refused ("bridge overloaded") beyond these. */
@@ -166,6 +209,40 @@ int swb_bridge_redis_publish(swb_bridge *b, const char *name, size_t name_len, c
 			     size_t len, redisCallbackFn *fn, void *privdata);
 const char *swb_bridge_redis_state(const swb_bridge *b);
 size_t swb_bridge_redis_subscribed(const swb_bridge *b);
+
+/* occupancy.c: ChannelCounts -> host totals -> occ_set */
+void swb_bridge_occ_counts(swb_bridge *b, uint32_t pipe_id, const struct Swb__ChannelCounts *c);
+void swb_bridge_occ_changed(swb_bridge *b, swb_bridge_occ *o); /* host total changed */
+void swb_bridge_occ_reapply(swb_bridge *b);                    /* after a reconnect */
+
+/* presence.c: PresenceJoin / PresenceLeave */
+void swb_bridge_presence_join(swb_bridge *b, uint32_t pipe_id, const struct Swb__PresenceJoin *j);
+void swb_bridge_presence_leave(swb_bridge *b, uint32_t pipe_id, const struct Swb__PresenceLeave *l);
+/* u's last connection on this host is gone (u is freed after the call) */
+void swb_bridge_presence_user_left(swb_bridge *b, swb_bridge_pchan *pc, swb_bridge_puser *u);
+void swb_bridge_presence_reapply(swb_bridge *b);
+/* members of (app, chan) in memory (--redis none): kv borrow from state */
+size_t swb_bridge_presence_local_members(swb_bridge *b, swb_bridge_pchan *pc, struct swb_bridge_kv **out);
+
+/* query.c: Query, CacheGet, and the in-memory cache of --redis none */
+void swb_bridge_query(swb_bridge *b, uint32_t pipe_id, const struct Swb__Query *q);
+void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const struct Swb__CacheGet *g);
+void swb_bridge_mcache_store(swb_bridge *b, const char *app, const char *chan, const uint8_t *env, size_t len);
+void swb_bridge_mcache_expire(swb_bridge *b);
+void swb_bridge_mcache_fini(swb_bridge *b);
+
+/* cluster.c: host liveness, sweep, reconcile, webhooks, terminate */
+int swb_bridge_cluster_init(swb_bridge *b);
+void swb_bridge_cluster_fini(swb_bridge *b);
+void swb_bridge_cluster_cmd_up(swb_bridge *b);   /* cmd connection (re)connected */
+void swb_bridge_cluster_edge_up(swb_bridge *b);  /* an edge registered (Hello) */
+void swb_bridge_cluster_edge_gone(swb_bridge *b, uint32_t pipe_id);
+/* Send {"name":..,"channel":..[,"user_id":..]} to one edge serving app. */
+void swb_bridge_webhook(swb_bridge *b, const char *app, const char *name, const char *chan, const char *user);
+void swb_bridge_cluster_ctl_message(swb_bridge *b, const char *payload, size_t len);
+void swb_bridge_terminate(swb_bridge *b, const struct Swb__TerminateUser *t);
+/* Pack and send a PresenceJoined / QueryResult-like BridgeMsg to one edge. */
+void swb_bridge_send_msg(swb_bridge *b, uint32_t pipe_id, const struct Swb__BridgeMsg *bm);
 
 /* control.c */
 int swb_bridge_control_init(swb_bridge *b);

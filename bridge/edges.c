@@ -22,6 +22,7 @@
 
 #define EDGE_QUEUE_LEN 4096
 #define EDGE_RECV_MAX (4 * 1024 * 1024)
+#define EDGE_APPS_MAX 10000
 
 static nng_pipe pipe_of(uint32_t id)
 {
@@ -83,6 +84,29 @@ static void send_welcome(swb_bridge *b, uint32_t pipe_id)
 		swb_bridge_edges_send(b, pipe_id, m);
 }
 
+static void free_app_ids(swb_bridge_edge *e)
+{
+	for (size_t i = 0; i < e->n_app_ids; i++)
+		free(e->app_ids[i]);
+	free(e->app_ids);
+	e->app_ids = NULL;
+	e->n_app_ids = 0;
+}
+
+/* Keep the valid app ids of Hello (at most EDGE_APPS_MAX). */
+static void set_app_ids(swb_bridge_edge *e, const Swb__Hello *h)
+{
+	free_app_ids(e);
+	size_t n = h->n_app_ids < EDGE_APPS_MAX ? h->n_app_ids : EDGE_APPS_MAX;
+	if (!n || !(e->app_ids = calloc(n, sizeof(char *))))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *a = h->app_ids[i];
+		if (a && swb_app_token_valid(a, strlen(a)) && (e->app_ids[e->n_app_ids] = strdup(a)))
+			e->n_app_ids++;
+	}
+}
+
 static void on_hello(swb_bridge *b, uint32_t id, const Swb__Hello *h)
 {
 	nng_sockaddr sa;
@@ -103,12 +127,14 @@ static void on_hello(swb_bridge *b, uint32_t id, const Swb__Hello *h)
 	e->proto_version = h->proto_version;
 	copy_str(e->edge_id, sizeof(e->edge_id), h->edge_id);
 	copy_str(e->listen, sizeof(e->listen), h->listen);
+	set_app_ids(e, h);
 	swb_info("edge connected: id=%s pid=%u listen=%s proto=%u pipe=%u", e->edge_id, e->pid, e->listen,
 		 e->proto_version, id);
 	if (h->proto_version != SWB_PROTO_VERSION)
 		swb_warn("edge %s speaks protocol %u, bridge speaks %u", e->edge_id, h->proto_version,
 			 SWB_PROTO_VERSION);
 	send_welcome(b, id);
+	swb_bridge_cluster_edge_up(b);
 }
 
 /* Validate (app, channel) and build the Redis channel name into out. */
@@ -187,6 +213,24 @@ static void dispatch(swb_bridge *b, uint32_t id, Swb__EdgeMsg *em)
 	case SWB__EDGE_MSG__BODY_STATS:
 		on_stats(e, em->stats);
 		break;
+	case SWB__EDGE_MSG__BODY_COUNTS:
+		swb_bridge_occ_counts(b, id, em->counts);
+		break;
+	case SWB__EDGE_MSG__BODY_PRESENCE_JOIN:
+		swb_bridge_presence_join(b, id, em->presence_join);
+		break;
+	case SWB__EDGE_MSG__BODY_PRESENCE_LEAVE:
+		swb_bridge_presence_leave(b, id, em->presence_leave);
+		break;
+	case SWB__EDGE_MSG__BODY_QUERY:
+		swb_bridge_query(b, id, em->query);
+		break;
+	case SWB__EDGE_MSG__BODY_CACHE_GET:
+		swb_bridge_cache_get(b, id, em->cache_get);
+		break;
+	case SWB__EDGE_MSG__BODY_TERMINATE:
+		swb_bridge_terminate(b, em->terminate);
+		break;
 	default: /* a body this bridge does not handle (yet) */
 		b->cnt.edge_unsupported++;
 		swb_bridge_ratelog_emit(&b->rl_edge, SWB_LOG_WARN, "edge %s sent an unsupported message (body %d)",
@@ -238,7 +282,10 @@ static void edge_gone(swb_bridge *b, uint32_t id)
 	swb_bridge_interest_remove_edge(&b->interest, id);
 	swb_info("edge disconnected: id=%s pid=%u (%zu channel interests dropped)", e->edge_id, e->pid, n);
 	HASH_DEL(b->edges, e);
+	/* after HASH_DEL: its webhooks go to another edge */
+	swb_bridge_cluster_edge_gone(b, id);
 	swb_bridge_outq_clear(e);
+	free_app_ids(e);
 	free(e);
 }
 
@@ -330,6 +377,7 @@ static void free_edges(swb_bridge *b)
 	HASH_ITER(hh, b->edges, e, tmp) {
 		HASH_DEL(b->edges, e);
 		swb_bridge_outq_clear(e);
+		free_app_ids(e);
 		free(e);
 	}
 }

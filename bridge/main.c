@@ -15,6 +15,7 @@
 
 typedef struct main_cfg {
 	const char *runtime_dir, *redis, *host_id, *prefix, *log_level, *log_format;
+	long host_ttl, heartbeat;
 } main_cfg;
 
 static char default_host[256];
@@ -30,6 +31,10 @@ static void parse_flags(main_cfg *c, swb_bridge_redis_url *url, int argc, char *
 		  0, 0 },
 		{ "redis-prefix", "SWB_REDIS_PREFIX", SWB_OPT_STR, "P", "prefix of every Redis key and channel",
 		  &c->prefix, 0, 0 },
+		{ "host-ttl", "SWB_HOST_TTL", SWB_OPT_INT, "SECS",
+		  "a host that stops heart-beating is swept after this (default 30)", &c->host_ttl, 1, 86400 },
+		{ "heartbeat", "SWB_HEARTBEAT", SWB_OPT_INT, "SECS", "heartbeat interval (default 5)", &c->heartbeat,
+		  1, 3600 },
 		{ "log-level", "SWB_LOG_LEVEL", SWB_OPT_STR, "LEVEL", "error|warn|info|debug", &c->log_level, 0, 0 },
 		{ "log-format", "SWB_LOG_FORMAT", SWB_OPT_STR, "FMT", "text|json", &c->log_format, 0, 0 },
 		{ 0 },
@@ -55,6 +60,9 @@ static void parse_flags(main_cfg *c, swb_bridge_redis_url *url, int argc, char *
 		swb_opts_usage_error(&spec, "invalid --redis-prefix '%s' (1-64 of A-Z a-z 0-9 _ - .)", c->prefix);
 	if (!*c->runtime_dir)
 		swb_opts_usage_error(&spec, "--runtime-dir must not be empty");
+	if (c->heartbeat >= c->host_ttl)
+		swb_opts_usage_error(&spec, "--heartbeat (%ld) must be shorter than --host-ttl (%ld)", c->heartbeat,
+				     c->host_ttl);
 	const char *err = NULL;
 	if (swb_bridge_redis_url_parse(c->redis, url, &err) < 0)
 		swb_opts_usage_error(&spec, "invalid --redis '%s': %s", c->redis, err);
@@ -73,7 +81,7 @@ static int start(swb_bridge *b)
 		return -1;
 	}
 	swb_bridge_interest_init(&b->interest, swb_bridge_redis_chan_changed, b);
-	if (swb_bridge_edges_init(b) < 0 || swb_bridge_control_init(b) < 0)
+	if (swb_bridge_cluster_init(b) < 0 || swb_bridge_edges_init(b) < 0 || swb_bridge_control_init(b) < 0)
 		return -1;
 	return swb_bridge_redis_init(b);
 }
@@ -83,6 +91,7 @@ static void stop(swb_bridge *b)
 	swb_bridge_control_fini(b);
 	swb_bridge_redis_fini(b); /* may still ack publishes to edges */
 	swb_bridge_edges_fini(b);
+	swb_bridge_cluster_fini(b);
 	swb_bridge_interest_fini(&b->interest);
 }
 
@@ -94,7 +103,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 int main(int argc, char **argv)
 {
-	main_cfg c = { SWB_DEFAULT_RUNTIME_DIR, "redis://127.0.0.1:6379", NULL, "swb", "info", "text" };
+	main_cfg c = { SWB_DEFAULT_RUNTIME_DIR, "redis://127.0.0.1:6379", NULL, "swb", "info", "text", 30, 5 };
 	if (gethostname(default_host, sizeof(default_host) - 1) != 0 || !default_host[0])
 		strcpy(default_host, "localhost");
 	c.host_id = default_host;
@@ -110,6 +119,8 @@ int main(int argc, char **argv)
 	b.host_id = c.host_id;
 	b.prefix = c.prefix;
 	b.redis_url_str = c.redis;
+	b.host_ttl_s = (uint64_t)c.host_ttl;
+	b.heartbeat_s = (uint64_t)c.heartbeat;
 	b.start_ms = swb_mono_ms();
 
 	uv_signal_t sigint, sigterm;

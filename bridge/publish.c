@@ -6,16 +6,24 @@
  * last PUBLISH replied, after the single PublishAck went out. With
  * --redis none, envelopes are routed locally instead.
  *
+ * Cache channels (the "cache-" infix): an API publish (not no_ack, i.e.
+ * not a client event) runs publish_cache instead of PUBLISH, which also
+ * stores the envelope as the channel's last event (in memory with
+ * --redis none). A request with no_ack gets no PublishAck at all.
+ *
  * Delivery: a packed Envelope (from Redis or local routing) is wrapped in
  * one BridgeMsg.deliver, packed once and sent to each interested edge. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "answers.h"
 #include "bridge.h"
 #include "log.h"
 #include "names.h"
 #include "switchboard.pb-c.h"
+
+#define CACHE_TTL_MS "1800000" /* a cache channel's last event: 30 min */
 
 typedef struct swb_bridge_pubreq {
 	swb_bridge *b;
@@ -24,6 +32,7 @@ typedef struct swb_bridge_pubreq {
 	uint32_t pending; /* PUBLISH replies outstanding, +1 while queuing */
 	size_t bytes;     /* payload bytes queued to Redis (b->inflight_bytes share) */
 	bool failed;
+	bool no_ack;      /* client events: no PublishAck */
 	char error[128];
 } swb_bridge_pubreq;
 
@@ -121,7 +130,8 @@ static void pubreq_done(swb_bridge_pubreq *pr)
 	if (--pr->pending > 0)
 		return;
 	pr->b->inflight_bytes -= pr->bytes;
-	swb_bridge_send_ack(pr->b, pr->pipe_id, pr->request_id, !pr->failed, pr->error);
+	if (!pr->no_ack)
+		swb_bridge_send_ack(pr->b, pr->pipe_id, pr->request_id, !pr->failed, pr->error);
 	free(pr);
 }
 
@@ -143,6 +153,20 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	pubreq_done(pr);
 }
 
+/* PUBLISH, or publish_cache for an API publish on a cache channel. */
+static int send_one(swb_bridge_pubreq *pr, const Swb__Envelope *e, const char *name, size_t name_len,
+		    const uint8_t *buf, size_t len)
+{
+	swb_bridge *b = pr->b;
+	if (pr->no_ack || !swb_bridge_is_cache(e->channel))
+		return swb_bridge_redis_publish(b, name, name_len, buf, len, on_publish_reply, pr);
+	char key[SWB_BRIDGE_CHAN_NAME_MAX + 64];
+	snprintf(key, sizeof(key), "%s:%s:cache:%s", b->prefix, e->app_id, e->channel);
+	const char *args[5] = { b->prefix, key, name, (const char *)buf, CACHE_TTL_MS };
+	size_t lens[5] = { strlen(b->prefix), strlen(key), name_len, len, strlen(CACHE_TTL_MS) };
+	return swb_bridge_script_run(b, SWB_SCRIPT_PUBLISH_CACHE, 5, args, lens, on_publish_reply, pr);
+}
+
 static void publish_one(swb_bridge_pubreq *pr, Swb__Envelope *e)
 {
 	swb_bridge *b = pr->b;
@@ -151,7 +175,7 @@ static void publish_one(swb_bridge_pubreq *pr, Swb__Envelope *e)
 	int n = swb_bridge_chan_name(name, b->prefix, e->app_id, strlen(e->app_id), e->channel,
 				     strlen(e->channel));
 	uint8_t *buf = n < 0 ? NULL : pack_envelope(b, e, &len);
-	if (buf && swb_bridge_redis_publish(b, name, (size_t)n, buf, len, on_publish_reply, pr) == 0) {
+	if (buf && send_one(pr, e, name, (size_t)n, buf, len) == 0) {
 		pr->pending++;
 		b->inflight++;
 		pr->bytes += len;
@@ -173,12 +197,15 @@ static void publish_local(swb_bridge *b, uint32_t pipe_id, Swb__PublishRequest *
 		int n = swb_bridge_chan_name(name, b->prefix, e->app_id, strlen(e->app_id), e->channel,
 					     strlen(e->channel));
 		uint8_t *buf = n < 0 ? NULL : pack_envelope(b, e, &len);
+		if (buf && !req->no_ack && swb_bridge_is_cache(e->channel))
+			swb_bridge_mcache_store(b, e->app_id, e->channel, buf, len);
 		if (buf)
 			deliver_local(b, name, (size_t)n, buf, len);
 		free(buf);
 	}
 	b->cnt.publish_ok += req->n_envelopes;
-	swb_bridge_send_ack(b, pipe_id, req->request_id, true, NULL);
+	if (!req->no_ack)
+		swb_bridge_send_ack(b, pipe_id, req->request_id, true, NULL);
 }
 
 /* Refuse the request at once; returns true if it was refused. */
@@ -199,7 +226,7 @@ static bool refuse(swb_bridge *b, uint32_t pipe_id, Swb__PublishRequest *req)
 		b->cnt.publish_overload++;
 		why = "bridge overloaded";
 	}
-	if (why)
+	if (why && !req->no_ack)
 		swb_bridge_send_ack(b, pipe_id, req->request_id, false, why);
 	return why != NULL;
 }
@@ -214,12 +241,14 @@ void swb_bridge_publish(swb_bridge *b, uint32_t pipe_id, Swb__PublishRequest *re
 	}
 	swb_bridge_pubreq *pr = calloc(1, sizeof(*pr));
 	if (!pr) {
-		swb_bridge_send_ack(b, pipe_id, req->request_id, false, "bridge out of memory");
+		if (!req->no_ack)
+			swb_bridge_send_ack(b, pipe_id, req->request_id, false, "bridge out of memory");
 		return;
 	}
 	pr->b = b;
 	pr->pipe_id = pipe_id;
 	pr->request_id = req->request_id;
+	pr->no_ack = req->no_ack;
 	pr->pending = 1; /* held while queuing */
 	for (size_t i = 0; i < req->n_envelopes; i++)
 		publish_one(pr, req->envelopes[i]);

@@ -14,7 +14,10 @@
  * loses its last; a re-SUBSCRIBE waits for the pending UNSUBSCRIBE's
  * confirmation. A permanent PSUBSCRIBE on PREFIX:__bridge:HOST:probe keeps
  * hiredis 0.14.1 in subscribe mode even when no channel is subscribed (its
- * bookkeeping asserts if a reply arrives after it left that mode). */
+ * bookkeeping asserts if a reply arrives after it left that mode). The
+ * sub connection also SUBSCRIBEs PREFIX:ctl for as long as it is up
+ * (cluster.c: terminate); the cmd connection, once up, loads the scripts
+ * and re-applies this host's state (cluster.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,7 +159,10 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	swb_bridge_subrep r;
 	switch (swb_bridge_subrep_parse(reply, &r)) {
 	case SWB_SUBREP_MESSAGE:
-		swb_bridge_deliver(b, r.chan, r.chan_len, (const uint8_t *)r.payload, r.payload_len);
+		if (r.chan_len == strlen(b->ctl_chan) && !memcmp(r.chan, b->ctl_chan, r.chan_len))
+			swb_bridge_cluster_ctl_message(b, r.payload, r.payload_len);
+		else
+			swb_bridge_deliver(b, r.chan, r.chan_len, (const uint8_t *)r.payload, r.payload_len);
 		break;
 	case SWB_SUBREP_UNSUBSCRIBE:
 		on_unsubscribed(b, &r);
@@ -227,10 +233,12 @@ static void on_up(swb_bridge_rconn *rc)
 		redisAsyncCommand(rc->ac, on_cmd_reply, rc, "CLIENT SETNAME %s", name);
 		if (b->url.has_db)
 			redisAsyncCommand(rc->ac, on_cmd_reply, rc, "SELECT %d", b->url.db);
+		swb_bridge_cluster_cmd_up(b);
 		return;
 	}
 	redisAsyncCommand(rc->ac, on_sub_reply, b, "CLIENT SETNAME %s", name);
 	redisAsyncCommand(rc->ac, on_sub_reply, b, "PSUBSCRIBE %s", b->probe);
+	redisAsyncCommand(rc->ac, on_sub_reply, b, "SUBSCRIBE %s", b->ctl_chan);
 	resubscribe_all(b);
 }
 
@@ -280,6 +288,8 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 	rc->state = SWB_RCONN_DOWN;
 	if (rc == &b->sub)
 		forget_subscriptions(b);
+	else
+		swb_bridge_scripts_forget(b);
 	if (b->redis_stopping)
 		return;
 	/* A server that accepts and then fails at once must not make us spin:

@@ -140,7 +140,7 @@ static void *create_array(const redisReadTask *t, int elements)
 {
 	if (unsolicited_root(t) && !subscribed(t))
 		return error_new("unsolicited reply");
-	if (elements > SWB_BRIDGE_GUARD_MAX_ELEMENTS)
+	if (elements > (subscribed(t) ? SWB_BRIDGE_GUARD_MAX_ELEMENTS : SWB_BRIDGE_GUARD_MAX_ELEMENTS_CMD))
 		return attach(t, error_new("array too long"));
 	bool pubsub = unsolicited_root(t);
 	if (pubsub && (elements < 2 || elements > 4))

@@ -7,7 +7,9 @@
  * sees each reply while it is built and turns such a reply into an error
  * reply "ERR swb-guard: ..."; hiredis then treats it like any spontaneous
  * error: it closes the connection (the bridge reconnects and counts it).
- * It also refuses arrays longer than SWB_BRIDGE_GUARD_MAX_ELEMENTS. */
+ * It also refuses arrays longer than SWB_BRIDGE_GUARD_MAX_ELEMENTS on a
+ * subscribed context, SWB_BRIDGE_GUARD_MAX_ELEMENTS_CMD on the cmd one
+ * (member hashes, channel lists and sweep results are longer). */
 #ifndef SWB_BRIDGE_REDIS_GUARD_H
 #define SWB_BRIDGE_REDIS_GUARD_H
 
@@ -15,6 +17,7 @@
 #include <hiredis.h>
 
 #define SWB_BRIDGE_GUARD_MAX_ELEMENTS 1024
+#define SWB_BRIDGE_GUARD_MAX_ELEMENTS_CMD 400000
 #define SWB_BRIDGE_GUARD_PREFIX "ERR swb-guard: "
 
 /* Install on ac's reader (right after redisAsyncConnect). */

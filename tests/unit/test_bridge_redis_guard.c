@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,24 +110,39 @@ static void test_malformed_pubsub(void **state)
 	expect_guard_error("*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n", 1, 0);
 }
 
+/* "*n\r\n" followed by n integers, optionally inside "*2\r\n:7\r\n". */
+static char *long_array(size_t n, bool nested, size_t *len)
+{
+	char *resp = malloc(32 + n * 4), *p = resp;
+	p += sprintf(p, nested ? "*2\r\n:7\r\n*%zu\r\n" : "*%zu\r\n", n);
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, ":%zu\r\n", i % 10);
+	*len = (size_t)(p - resp);
+	return resp;
+}
+
+static void expect_long(size_t n, int subscribed, int type)
+{
+	size_t len;
+	char *resp = long_array(n, false, &len);
+	redisReply *r = parse_n(resp, len, subscribed, 1);
+	assert_int_equal(r->type, type);
+	freeReplyObject(r);
+	free(resp);
+}
+
 static void test_long_arrays(void **state)
 {
 	(void)state;
-	/* a command reply with a huge array becomes an error at once */
-	size_t cap = 16 + 2000 * 8;
-	char *resp = malloc(cap), *p = resp;
-	p += sprintf(p, "*2000\r\n");
-	for (int i = 0; i < 2000; i++)
-		p += sprintf(p, ":%d\r\n", i % 10);
-	redisReply *r = parse_n(resp, (size_t)(p - resp), 0, 1);
-	assert_int_equal(r->type, REDIS_REPLY_ERROR);
-	freeReplyObject(r);
+	/* a huge array becomes an error at once: 1024 on the subscribe
+	 * connection, SWB_BRIDGE_GUARD_MAX_ELEMENTS_CMD on the cmd one */
+	expect_long(2000, 1, REDIS_REPLY_ERROR);
+	expect_long(2000, 0, REDIS_REPLY_ARRAY);
+	expect_long(SWB_BRIDGE_GUARD_MAX_ELEMENTS_CMD + 1, 0, REDIS_REPLY_ERROR);
 	/* nested: the inner array is replaced, the outer one kept */
-	p = resp;
-	p += sprintf(p, "*2\r\n:7\r\n*2000\r\n");
-	for (int i = 0; i < 2000; i++)
-		p += sprintf(p, ":%d\r\n", i % 10);
-	r = parse_n(resp, (size_t)(p - resp), 0, 1);
+	size_t len;
+	char *resp = long_array(2000, true, &len);
+	redisReply *r = parse_n(resp, len, 1, 1);
 	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
 	assert_int_equal(r->element[0]->integer, 7);
 	assert_int_equal(r->element[1]->type, REDIS_REPLY_ERROR);
