@@ -242,8 +242,6 @@ int swb_edge_webhooks_start(swb_edge *e);
 void swb_edge_webhooks_stop(swb_edge *e);
 /* Queue one webhook event (a JSON object text) for app. */
 void swb_edge_webhook_event(swb_edge *e, const swb_edge_app *app, const char *json, size_t len);
-/* Start due retries (1 s tick). */
-void swb_edge_webhooks_tick(swb_edge *e, uint64_t now_ms);
 void swb_edge_webhooks_lib_fini(void);
 
 /* bridge_link.c */

@@ -24,7 +24,6 @@ static void on_tick(uv_timer_t *t)
 	swb_edge_http_tick(e, now);
 	swb_edge_presence_tick(e, now);
 	swb_edge_cache_tick(e, now);
-	swb_edge_webhooks_tick(e, now);
 	swb_edge_link_stats(e);
 }
 

@@ -3,7 +3,8 @@
  * batched per (app, URL) for SWB_WH_BATCH_MS or SWB_WH_BATCH_MAX events,
  * signed (webhook_body.c) and POSTed with libcurl's multi interface driven
  * by the uv loop (CURLMOPT_SOCKETFUNCTION -> uv_poll_t per socket,
- * CURLMOPT_TIMERFUNCTION -> uv_timer_t); the loop never blocks. Any 2xx is
+ * CURLMOPT_TIMERFUNCTION -> uv_timer_t, a third timer for retries); the
+ * loop never blocks. Any 2xx is
  * done; anything else is retried with exponential backoff (1 s doubling)
  * for at most SWB_WH_MAX_AGE_MS / SWB_WH_MAX_ATTEMPTS. At most
  * SWB_WH_QUEUE_MAX requests exist at once; beyond that a batch is dropped,
@@ -62,7 +63,7 @@ typedef struct wh_sock {
 struct swb_edge_webhooks {
 	swb_edge *e;
 	CURLM *multi;
-	uv_timer_t curl_timer, batch_timer;
+	uv_timer_t curl_timer, batch_timer, retry_timer;
 	bool batch_armed;
 	wh_app *apps;                 /* uthash by app pointer */
 	wh_req *head;                 /* every request, in flight or waiting */
@@ -116,6 +117,21 @@ static int start_req(struct swb_edge_webhooks *w, wh_req *r)
 	return 0;
 }
 
+static void on_retry_timer(uv_timer_t *t);
+
+/* Wake up for the earliest waiting retry. */
+static void arm_retry(struct swb_edge_webhooks *w)
+{
+	uint64_t next = UINT64_MAX, now = swb_mono_ms();
+	for (wh_req *r = w->head; r; r = r->next)
+		if (!r->easy && r->next_ms < next)
+			next = r->next_ms;
+	if (next == UINT64_MAX)
+		uv_timer_stop(&w->retry_timer);
+	else
+		uv_timer_start(&w->retry_timer, on_retry_timer, next > now ? next - now : 0, 0);
+}
+
 /* A finished or failed attempt: done, retry later, or give up. */
 static void attempt_done(struct swb_edge_webhooks *w, wh_req *r, long status, CURLcode rc)
 {
@@ -136,9 +152,10 @@ static void attempt_done(struct swb_edge_webhooks *w, wh_req *r, long status, CU
 		req_free(w, r);
 		return;
 	}
-	swb_info("webhook to %s (app %s): %s, HTTP %ld; retry in %llu ms", r->app->webhooks[r->hook].url, r->app->id,
-		 curl_easy_strerror(rc), status, (unsigned long long)delay);
+	swb_debug("webhook to %s (app %s): %s, HTTP %ld; retry in %llu ms", r->app->webhooks[r->hook].url, r->app->id,
+		  curl_easy_strerror(rc), status, (unsigned long long)delay);
 	r->next_ms = now + delay;
+	arm_retry(w);
 }
 
 static void check_done(struct swb_edge_webhooks *w)
@@ -280,8 +297,10 @@ static void make_req(struct swb_edge_webhooks *w, const swb_edge_app *app, size_
 		w->head->prev = r;
 	w->head = r;
 	w->n_reqs++;
-	if (start_req(w, r) < 0)
+	if (start_req(w, r) < 0) {
 		r->next_ms = swb_mono_ms() + 1000;
+		arm_retry(w);
+	}
 }
 
 static void flush_app(struct swb_edge_webhooks *w, wh_app *a)
@@ -345,14 +364,14 @@ void swb_edge_webhook_event(swb_edge *e, const swb_edge_app *app, const char *js
 	}
 }
 
-void swb_edge_webhooks_tick(swb_edge *e, uint64_t now)
+static void on_retry_timer(uv_timer_t *t)
 {
-	struct swb_edge_webhooks *w = e->webhooks;
-	for (wh_req *r = w ? w->head : NULL, *next; r; r = next) {
-		next = r->next;
+	struct swb_edge_webhooks *w = t->data;
+	uint64_t now = swb_mono_ms();
+	for (wh_req *r = w->head; r; r = r->next)
 		if (!r->easy && now >= r->next_ms && start_req(w, r) < 0)
 			r->next_ms = now + 1000;
-	}
+	arm_retry(w);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -378,8 +397,9 @@ int swb_edge_webhooks_start(swb_edge *e)
 	curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 32L);
 	uv_timer_init(&e->loop, &w->curl_timer);
 	uv_timer_init(&e->loop, &w->batch_timer);
-	w->curl_timer.data = w->batch_timer.data = w;
-	w->open_handles = 2;
+	uv_timer_init(&e->loop, &w->retry_timer);
+	w->curl_timer.data = w->batch_timer.data = w->retry_timer.data = w;
+	w->open_handles = 3;
 	e->webhooks = w;
 	return 0;
 }
@@ -410,6 +430,7 @@ void swb_edge_webhooks_stop(swb_edge *e)
 		swb_info("shutdown: %zu webhook request(s) not delivered", lost);
 	uv_close((uv_handle_t *)&w->curl_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&w->batch_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&w->retry_timer, on_timer_closed);
 }
 
 void swb_edge_webhooks_lib_fini(void) { curl_global_cleanup(); }
