@@ -161,6 +161,7 @@ typedef struct swb_bridge {
 	bool settle_started;  /* the first edge registered: settle timer running */
 	bool settled;         /* edges had their time to replay */
 	bool redis_cmd_was_up;
+	bool hb_fresh;        /* the next heartbeat reply is the one sent on cmd up */
 	uint64_t wh_rr;       /* webhook round-robin */
 	struct swb_bridge_mcache *mcache; /* --redis none: cache channels */
 	size_t mcache_bytes;

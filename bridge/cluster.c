@@ -152,7 +152,9 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *privdat
 		b->cnt.script_errors++;
 		return;
 	}
-	if (r->integer == 1 && (b->state.occ || b->state.pres)) {
+	bool fresh = b->hb_fresh; /* the cmd_up heartbeat: state was just re-applied */
+	b->hb_fresh = false;
+	if (r->integer == 1 && !fresh && (b->state.occ || b->state.pres)) {
 		swb_warn("this host was missing from %s:hosts (swept?): re-applying its state", b->prefix);
 		swb_bridge_occ_reapply(b);
 		swb_bridge_presence_reapply(b);
@@ -303,6 +305,7 @@ void swb_bridge_cluster_cmd_up(swb_bridge *b)
 {
 	swb_bridge_scripts_load(b);
 	heartbeat(b);
+	b->hb_fresh = true;
 	swb_bridge_occ_reapply(b);
 	swb_bridge_presence_reapply(b);
 	if (b->redis_cmd_was_up)
