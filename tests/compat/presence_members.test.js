@@ -114,6 +114,14 @@ c.test(`kill -9 of host C (edge and bridge): its members leave host A's and B's 
   const observers = [obsA, obsB];
   const onC = [await join(edgeC, 'c1', ch), await join(edgeC, 'c2', ch), await join(edgeC, 'both', ch)];
   await join(edgeA, 'both', ch, 'both-on-a');
+  /* A public channel whose only subscriber is on host C. */
+  const onlyC = uniqueId('only-c');
+  const rawC = await c.connect(edgeC, { name: 'raw@C' });
+  await rawC.subscribe(onlyC);
+  await waitFor(async () => {
+    const r = await sdk(c.app, edgeA).get({ path: '/channels' });
+    return Object.keys((await r.json()).channels).includes(onlyC);
+  }, { what: `${onlyC} listed as occupied` });
   const all = ['both', 'c1', 'c2', 'obs-a', 'obs-b'];
   await waitFor(() => observers.every((o) => o.members(ch).join() === all.join()),
     { what: `everyone sees ${all} (A: ${obsA.members(ch)}, B: ${obsB.members(ch)})` });
@@ -139,6 +147,18 @@ c.test(`kill -9 of host C (edge and bridge): its members leave host A's and B's 
       const ids = (await r.json()).users.map((u) => u.id).sort();
       return ids.join() === left.join();
     }, { what: `GET /channels/${ch}/users on ${e.name} == ${left}` });
+  }
+  /* Counts and occupancy lost host C's connections too. */
+  for (const e of [edgeA, edgeB]) {
+    await waitFor(async () => {
+      const r = await sdk(c.app, e).get({ path: `/channels/${ch}`, params: { info: 'user_count,subscription_count' } });
+      const b = await r.json();
+      return b.user_count === 3 && b.subscription_count === 3;
+    }, { what: `${ch}: user_count 3, subscription_count 3 on ${e.name}` });
+    await waitFor(async () => {
+      const r = await sdk(c.app, e).get({ path: '/channels' });
+      return !Object.keys((await r.json()).channels).includes(onlyC);
+    }, { what: `${onlyC} (only on the dead host) no longer listed on ${e.name}` });
   }
   /* A newcomer on host B gets the swept list. */
   const late = await join(edgeB, 'late', ch);

@@ -22,6 +22,7 @@ const c = new Cluster('compat_webhooks');
 let sink;
 let sinkMembers;
 let edgeA;
+let edgeA2;
 let edgeB;
 
 before(async () => {
@@ -36,16 +37,17 @@ before(async () => {
   const a = await c.addHost('a');
   const b = await c.addHost('b');
   edgeA = await c.addEdge(a, { appsFile: file });
+  edgeA2 = await c.addEdge(a, { appsFile: file }); /* a second edge serving the app on host A: still one webhook per event */
   edgeB = await c.addEdge(b, { appsFile: file });
 });
 
 after(() => c.stop());
 
-/* A fence through each host's own webhook path: a channel occupied only on
- * host A, one only on host B; once both webhooks are in, whatever either
- * host queued before has been sent too. */
+/* A fence: per edge, a channel occupied only through that edge; once all
+ * those webhooks are in, whatever the hosts queued before has been sent
+ * too (each bridge hands its events to its edges in order). */
 async function fence() {
-  for (const e of [edgeA, edgeB]) {
+  for (const e of [edgeA, edgeA2, edgeB]) {
     const ch = uniqueId(`fence-${e.host.label}`);
     const cl = await c.connect(e, { name: `fence@${e.name}` });
     await cl.subscribe(ch);
@@ -58,8 +60,8 @@ const n = (match) => sink.delivered(match).length;
 c.test('channel_occupied once for clients subscribing on both hosts at once; channel_vacated once when the last leaves', async () => {
   const chans = [uniqueId('occ'), uniqueId('occ'), `private-${uniqueId('occ')}`, uniqueId('occ'), uniqueId('occ')];
   const pairs = [];
-  for (const ch of chans) {
-    const a = await c.connect(edgeA, { name: `occ-a:${ch}` });
+  for (const [i, ch] of chans.entries()) {
+    const a = await c.connect(i % 2 ? edgeA2 : edgeA, { name: `occ-a:${ch}` });
     const b = await c.connect(edgeB, { name: `occ-b:${ch}` });
     pairs.push({ ch, a, b });
   }
@@ -88,7 +90,7 @@ c.test('channel_occupied once for clients subscribing on both hosts at once; cha
 
 c.test('member_added / member_removed once per user, with the user connected on both hosts', async () => {
   const ch = `presence-${uniqueId('wh')}`;
-  const uA = await c.connect(edgeA, { name: 'u@A' });
+  const uA = await c.connect(edgeA2, { name: 'u@A2' });
   const uB = await c.connect(edgeB, { name: 'u@B' });
   const vB = await c.connect(edgeB, { name: 'v@B' });
   await Promise.all([
