@@ -70,9 +70,9 @@ static uint8_t *member_env(swb_bridge *b, const char *app, const char *chan, con
 	return buf;
 }
 
-/* Members answer: the joining user must be among them (a concurrent
- * join that hit the limit is refused here). */
-static void answer_members(swb_bridge *b, uint32_t pipe_id, uint64_t rid, const char *user,
+/* Members answer; false (and a refusal sent) when the joining user is
+ * not among them: a concurrent first join of the same user hit the limit. */
+static bool answer_members(swb_bridge *b, uint32_t pipe_id, uint64_t rid, const char *user,
 			   const swb_bridge_kv *kv, size_t n)
 {
 	bool found = false;
@@ -80,25 +80,29 @@ static void answer_members(swb_bridge *b, uint32_t pipe_id, uint64_t rid, const 
 		found = kv[i].klen == strlen(user) && !memcmp(kv[i].k, user, kv[i].klen);
 	if (!found) {
 		answer(b, pipe_id, rid, "member limit reached", NULL);
-		return;
+		return false;
 	}
 	swb_sbuf s;
 	swb_sbuf_init(&s);
 	swb_bridge_json_members(&s, kv, n);
 	answer(b, pipe_id, rid, s.oom ? "bridge out of memory" : NULL, &s);
 	swb_sbuf_free(&s);
+	return true;
 }
 
-/* Answer from a member hash reply; false if it was malformed. */
-static bool answer_from_reply(swb_bridge_pres_call *c, const redisReply *hash)
+enum { REPLY_BAD = -1, REPLY_NOT_MEMBER = 0, REPLY_ANSWERED = 1 };
+
+/* Answer from a member hash reply. */
+static int answer_from_reply(swb_bridge_pres_call *c, const redisReply *hash)
 {
 	size_t max = hash && hash->type == REDIS_REPLY_ARRAY ? hash->elements / 2 : 0;
 	swb_bridge_kv *kv = malloc((max ? max : 1) * sizeof(*kv));
 	long n = kv ? swb_bridge_reply_kv(hash, kv, max > MEMBERS_MAX ? MEMBERS_MAX : max) : -1;
-	if (n >= 0 && !c->reapply)
-		answer_members(c->b, c->pipe_id, c->request_id, c->user, kv, (size_t)n);
+	int rc = n < 0 ? REPLY_BAD : REPLY_ANSWERED;
+	if (n >= 0 && !c->reapply && !answer_members(c->b, c->pipe_id, c->request_id, c->user, kv, (size_t)n))
+		rc = REPLY_NOT_MEMBER;
 	free(kv);
-	return n >= 0;
+	return rc;
 }
 
 /* Undo a join Redis did not confirm (only this connection). */
@@ -116,7 +120,7 @@ static void on_join_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	int res = reply ? swb_bridge_reply_pres_join(reply, &hash) : SWB_PJ_BAD;
 	if (res == SWB_PJ_FULL) {
 		refuse_join(c, "member limit reached");
-	} else if (res == SWB_PJ_BAD || !answer_from_reply(c, hash)) {
+	} else if (res == SWB_PJ_BAD || answer_from_reply(c, hash) == REPLY_BAD) {
 		if (reply)
 			c->b->cnt.script_errors++;
 		if (!c->reapply)
@@ -130,7 +134,10 @@ static void on_join_reply(redisAsyncContext *ac, void *reply, void *privdata)
 static void on_members_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	swb_bridge_pres_call *c = privdata;
-	if (!answer_from_reply(c, reply)) {
+	int rc = answer_from_reply(c, reply);
+	if (rc == REPLY_NOT_MEMBER) { /* refused already: forget the connection */
+		swb_bridge_state_leave(&c->b->state, c->app, c->chan, c->user, c->pipe_id, c->socket_id);
+	} else if (rc == REPLY_BAD) {
 		if (reply)
 			c->b->cnt.script_errors++;
 		refuse_join(c, reply ? "redis error" : "redis unavailable");

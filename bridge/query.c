@@ -701,6 +701,10 @@ void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet *
 		send_cache(b, pipe_id, g->request_id, NULL, 0);
 		return;
 	}
+	if (!swb_bridge_is_cache(g->channel)) { /* nothing is cached there: no webhook */
+		send_cache(b, pipe_id, g->request_id, NULL, 0);
+		return;
+	}
 	if (b->url.none) {
 		cache_get_local(b, pipe_id, g);
 		return;
