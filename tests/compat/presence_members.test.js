@@ -126,8 +126,11 @@ c.test(`kill -9 of host C (edge and bridge): its members leave host A's and B's 
   await waitFor(() => observers.every((o) => o.members(ch).join() === all.join()),
     { what: `everyone sees ${all} (A: ${obsA.members(ch)}, B: ${obsB.members(ch)})` });
 
-  await c.kill9Edge(edgeC);
+  /* The bridge first: if the edge died first, the still-living bridge
+   * would remove the edge's members itself and the TTL sweep would not be
+   * what is tested. */
   await c.kill9Bridge(hostC);
+  await c.kill9Edge(edgeC);
   for (const p of onC) p.disconnect(); /* stop pusher-js from retrying a dead port */
   const left = ['both', 'obs-a', 'obs-b'];
   /* Bounded by the TTL plus the sweep period plus a generous margin; no
