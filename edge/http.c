@@ -474,6 +474,10 @@ void swb_edge_http_fail_pending(swb_edge *e, int status, const char *msg)
 	HASH_ITER(hh, e->pending, h, tmp) {
 		HASH_DEL(e->pending, h);
 		h->pending = false;
+		if (h->want_info && h->waiting_query) {
+			respond_raw(h, 200, "{}"); /* published; only the info is lost */
+			continue;
+		}
 		e->st.publish_fail++;
 		respond_error(h, status, msg);
 	}
