@@ -225,7 +225,7 @@ static void reconcile_noop(redisAsyncContext *ac, void *reply, void *privdata)
 static void reconcile_entry(swb_bridge *b, const char *e, size_t len)
 {
 	char buf[16 + SWB_BRIDGE_KEY_MAX + SWB_BRIDGE_USER_MAX];
-	if (len >= sizeof(buf) || memchr(e, 0, len))
+	if (!len || len >= sizeof(buf) || memchr(e, 0, len))
 		return;
 	memcpy(buf, e, len);
 	buf[len] = '\0';

@@ -201,7 +201,8 @@ static bool join_valid(const Swb__PresenceJoin *j)
 	       swb_channel_name_valid(j->channel, strlen(j->channel)) && swb_bridge_is_presence(j->channel) &&
 	       swb_bridge_user_id_valid(j->user_id, strlen(j->user_id)) &&
 	       swb_socket_id_valid(j->socket_id, strlen(j->socket_id)) &&
-	       j->user_info.len <= SWB_BRIDGE_INFO_MAX && !memchr(j->user_info.data, 0, j->user_info.len);
+	       j->user_info.len <= SWB_BRIDGE_INFO_MAX &&
+	       (!j->user_info.len || !memchr(j->user_info.data, 0, j->user_info.len));
 }
 
 /* Publish locally and emit the webhook (--redis none). */

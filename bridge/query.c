@@ -146,7 +146,8 @@ static void slot_store(swb_bridge_qslot *s, const redisReply *r, bool *bad)
 			*bad = true;
 			return;
 		}
-		memcpy(s->s, r->str, r->len);
+		if (r->len)
+			memcpy(s->s, r->str, r->len);
 		s->s[r->len] = '\0';
 		s->slen = r->len;
 		if (swb_bridge_reply_int(r, &s->v) < 0)
