@@ -1,5 +1,6 @@
 /* status.c: the `status` control reply (format: docs/internal-contracts.md),
- * plus a "counters" object with the bridge's drop / garbage counters. */
+ * plus a "counters" object with the bridge's drop / garbage counters and a
+ * "cluster" object with this host's presence / occupancy totals. */
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
@@ -71,7 +72,35 @@ static cJSON *counters_json(const swb_bridge_counters *c)
 	C(publish_overload);
 	C(delivered);
 	C(control_bad);
+	C(state_refused);
+	C(presence_joins);
+	C(presence_refused);
+	C(occ_sets);
+	C(queries);
+	C(webhooks);
+	C(webhooks_dropped);
+	C(swept);
+	C(reconciled);
+	C(terminates);
+	C(script_errors);
 #undef C
+	return o;
+}
+
+/* This host's share of the cluster state (issue #3). */
+static cJSON *cluster_json(swb_bridge *b)
+{
+	cJSON *o = cJSON_CreateObject();
+	size_t users = 0;
+	for (swb_bridge_pchan *pc = b->state.pres; pc; pc = pc->hh.next)
+		users += pc->nusers;
+	cJSON_AddNumberToObject(o, "occupied_channels", (double)b->state.nocc);
+	cJSON_AddNumberToObject(o, "presence_channels", (double)HASH_COUNT(b->state.pres));
+	cJSON_AddNumberToObject(o, "presence_users", (double)users);
+	cJSON_AddNumberToObject(o, "presence_connections", (double)b->state.nconns);
+	cJSON_AddNumberToObject(o, "host_ttl_s", (double)b->host_ttl_s);
+	cJSON_AddNumberToObject(o, "heartbeat_s", (double)b->heartbeat_s);
+	cJSON_AddBoolToObject(o, "settled", b->settled);
 	return o;
 }
 
@@ -90,6 +119,7 @@ cJSON *swb_bridge_status_json(swb_bridge *b)
 		cJSON_AddItemToArray(edges, edge_json(e, now));
 	add_channels(o, b);
 	cJSON_AddNumberToObject(o, "inflight_publishes", (double)b->inflight);
+	cJSON_AddItemToObject(o, "cluster", cluster_json(b));
 	cJSON_AddItemToObject(o, "counters", counters_json(&b->cnt));
 	return o;
 }

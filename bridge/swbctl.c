@@ -161,6 +161,12 @@ static void print_status(const cJSON *o)
 	if (strcmp(str(r, "mode"), "none") != 0)
 		printf(", %s, %.0f reconnects", str(r, "url"), num(r, "reconnects"));
 	printf("\nSubscribed:  %.0f channels\n", num(r, "subscribed"));
+	const cJSON *cl = cJSON_GetObjectItemCaseSensitive(o, "cluster");
+	if (cJSON_IsObject(cl))
+		printf("State:       %.0f occupied channels, %.0f presence users (%.0f connections) in %.0f "
+		       "presence channels\n",
+		       num(cl, "occupied_channels"), num(cl, "presence_users"), num(cl, "presence_connections"),
+		       num(cl, "presence_channels"));
 	print_edges(cJSON_GetObjectItemCaseSensitive(o, "edges"));
 	print_channels(o);
 }
