@@ -16,6 +16,7 @@
  * has closed). */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -258,6 +259,13 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
 	return 0;
 }
 
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* A request for one batch (events: comma-separated objects). */
 static void make_req(struct swb_edge_webhooks *w, const swb_edge_app *app, size_t hook, const swb_sbuf *events)
 {
@@ -272,7 +280,7 @@ static void make_req(struct swb_edge_webhooks *w, const swb_edge_app *app, size_
 	}
 	swb_sbuf body;
 	swb_sbuf_init(&body);
-	swb_edge_webhook_body(&body, (uint64_t)swb_wall_s() * 1000 + (swb_mono_ms() % 1000), events->p, events->len);
+	swb_edge_webhook_body(&body, wall_ms(), events->p, events->len);
 	char sig[SWB_SHA256_HEX_LEN + 1], h1[160], h2[100];
 	wh_req *r = calloc(1, sizeof(*r));
 	if (!r || body.oom || swb_edge_webhook_sign(app, body.p, body.len, sig) < 0) {
