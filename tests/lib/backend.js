@@ -90,10 +90,29 @@ class PjsClient {
         },
       },
     });
-    cluster.track({ destroy: () => this.pusher.disconnect() });
+    /* pusher-js's ws client arms a 30 s close timer when close() is called
+     * on a socket the server already closed, which keeps the test process
+     * alive: only disconnect a client that is not disconnected already. */
+    cluster.track({ destroy: () => { if (!['disconnected', 'failed'].includes(this.state)) this.pusher.disconnect(); } });
     this.pusher.connection.bind('message', (m) => this.frames.push(m));
     this.pusher.connection.bind('error', (e) => this.errors.push(e));
-    this.pusher.connection.bind('state_change', (s) => this.states.push(s.current));
+    this.pusher.connection.bind('state_change', (s) => {
+      this.states.push(s.current);
+      if (s.current === 'connected') this.guardClose();
+    });
+  }
+
+  /* pusher-js (Node build) reacts to a server close such as 4009 by
+   * calling close() on its already-closed WebSocket, which arms a 30 s
+   * timer that nothing clears: the test process would linger 30 s at the
+   * end. Make close() on a CLOSED socket a no-op (test-side only). */
+  guardClose() {
+    const conn = this.pusher.connection.connection;
+    const sock = conn && conn.transport && conn.transport.socket;
+    if (!sock || sock.swbGuarded || typeof sock.close !== 'function') return;
+    const orig = sock.close.bind(sock);
+    sock.close = (...a) => (sock.readyState === 3 ? undefined : orig(...a));
+    sock.swbGuarded = true;
   }
 
   get socketId() { return this.pusher.connection.socket_id; }

@@ -121,8 +121,11 @@ class Proc {
   async stop({ timeout = 5000 } = {}) {
     if (!this.alive) return this.exit;
     this.child.kill('SIGTERM');
-    const t = new Promise((r) => setTimeout(r, timeout, 'timeout'));
-    if ((await Promise.race([this.exited, t])) === 'timeout') {
+    let timer;
+    const t = new Promise((r) => { timer = setTimeout(r, timeout, 'timeout'); });
+    const first = await Promise.race([this.exited, t]);
+    clearTimeout(timer); /* else it holds the test process for `timeout` ms */
+    if (first === 'timeout') {
       this.child.kill('SIGKILL');
       await this.exited;
     }
