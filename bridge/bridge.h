@@ -163,6 +163,8 @@ typedef struct swb_bridge {
 	bool redis_cmd_was_up;
 	bool hb_fresh;        /* the next heartbeat reply is the one sent on cmd up */
 	uint64_t wh_rr;       /* webhook round-robin */
+	size_t req_inflight;  /* presence / query / cache calls awaiting Redis */
+	bool sweep_inflight, hb_inflight;
 	struct swb_bridge_mcache *mcache; /* --redis none: cache channels */
 	size_t mcache_bytes;
 
@@ -173,6 +175,9 @@ typedef struct swb_bridge {
 /* Publishes refused ("bridge overloaded") beyond these. */
 #define SWB_BRIDGE_MAX_INFLIGHT 100000
 #define SWB_BRIDGE_MAX_INFLIGHT_BYTES (64u * 1024 * 1024)
+/* Presence joins, queries and cache reads refused ("bridge overloaded")
+ * while this many wait for Redis. */
+#define SWB_BRIDGE_MAX_REQUESTS 100000
 
 /* edges.c */
 int swb_bridge_edges_init(swb_bridge *b);

@@ -146,6 +146,7 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *privdat
 {
 	swb_bridge *b = privdata;
 	redisReply *r = reply;
+	b->hb_inflight = false;
 	if (!r)
 		return;
 	if (r->type != REDIS_REPLY_INTEGER) {
@@ -168,8 +169,9 @@ static void heartbeat(swb_bridge *b)
 	snprintf(score, sizeof(score), "%llu", (unsigned long long)(wall_ms() + b->host_ttl_s * 1000));
 	const char *argv[4] = { "ZADD", key, score, b->host_id };
 	size_t lens[4] = { 4, strlen(key), strlen(score), strlen(b->host_id) };
-	if (swb_bridge_redis_cmd_up(b))
-		redisAsyncCommandArgv(b->cmd.ac, on_heartbeat_reply, b, 4, argv, lens);
+	if (!b->hb_inflight && swb_bridge_redis_cmd_up(b) &&
+	    redisAsyncCommandArgv(b->cmd.ac, on_heartbeat_reply, b, 4, argv, lens) == REDIS_OK)
+		b->hb_inflight = true; /* a stalled Redis does not pile them up */
 }
 
 static void on_hb_timer(uv_timer_t *t)
@@ -181,6 +183,7 @@ static void on_sweep_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	swb_bridge *b = privdata;
 	redisReply *r = reply;
+	b->sweep_inflight = false;
 	if (!r)
 		return;
 	size_t max = r->type == REDIS_REPLY_ARRAY ? r->elements / 4 : 0;
@@ -206,13 +209,14 @@ static void on_sweep_timer(uv_timer_t *t)
 {
 	swb_bridge *b = t->data;
 	swb_bridge_mcache_expire(b);
-	if (b->url.none || !swb_bridge_redis_cmd_up(b))
+	if (b->url.none || !swb_bridge_redis_cmd_up(b) || b->sweep_inflight)
 		return;
 	char now[24];
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)wall_ms());
 	const char *args[3] = { b->prefix, now, b->host_id };
 	size_t lens[3] = { strlen(b->prefix), strlen(now), strlen(b->host_id) };
-	swb_bridge_script_run(b, SWB_SCRIPT_SWEEP, 3, args, lens, on_sweep_reply, b);
+	if (swb_bridge_script_run(b, SWB_SCRIPT_SWEEP, 3, args, lens, on_sweep_reply, b) == 0)
+		b->sweep_inflight = true;
 }
 
 /* ---- reconcile ---- */

@@ -32,6 +32,14 @@ typedef struct swb_bridge_pres_call {
 	char socket_id[SWB_SOCKET_ID_MAX + 1];
 } swb_bridge_pres_call;
 
+static void call_free(swb_bridge_pres_call *c)
+{
+	if (c) {
+		c->b->req_inflight--;
+		free(c);
+	}
+}
+
 static void answer(swb_bridge *b, uint32_t pipe_id, uint64_t rid, const char *error, const swb_sbuf *json)
 {
 	Swb__PresenceJoined pj = SWB__PRESENCE_JOINED__INIT;
@@ -128,7 +136,7 @@ static void on_join_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	} else if (res == SWB_PJ_ADDED) {
 		swb_bridge_webhook(c->b, c->app, "member_added", c->chan, c->user);
 	}
-	free(c);
+	call_free(c);
 }
 
 static void on_members_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -142,7 +150,7 @@ static void on_members_reply(redisAsyncContext *ac, void *reply, void *privdata)
 			c->b->cnt.script_errors++;
 		refuse_join(c, reply ? "redis error" : "redis unavailable");
 	}
-	free(c);
+	call_free(c);
 }
 
 static swb_bridge_pres_call *call_new(swb_bridge *b, uint32_t pipe_id, uint64_t rid, const char *app,
@@ -151,6 +159,7 @@ static swb_bridge_pres_call *call_new(swb_bridge *b, uint32_t pipe_id, uint64_t 
 	swb_bridge_pres_call *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	b->req_inflight++;
 	c->b = b;
 	c->pipe_id = pipe_id;
 	c->request_id = rid;
@@ -267,6 +276,10 @@ void swb_bridge_presence_join(swb_bridge *b, uint32_t pipe_id, const Swb__Presen
 		answer(b, pipe_id, j->request_id, "redis unavailable", NULL);
 		return;
 	}
+	if (!b->url.none && b->req_inflight >= SWB_BRIDGE_MAX_REQUESTS) {
+		answer(b, pipe_id, j->request_id, "bridge overloaded", NULL);
+		return;
+	}
 	const char *info = (const char *)j->user_info.data;
 	int r = swb_bridge_state_join(&b->state, j->app_id, j->channel, j->user_id, info, j->user_info.len,
 				      pipe_id, j->socket_id);
@@ -284,7 +297,7 @@ void swb_bridge_presence_join(swb_bridge *b, uint32_t pipe_id, const Swb__Presen
 	int rc = !c ? -1 : r == SWB_JOIN_FIRST ? run_join(b, c, info, j->user_info.len, j->max_members)
 					       : read_members(b, c);
 	if (rc < 0) {
-		free(c);
+		call_free(c);
 		swb_bridge_state_leave(&b->state, j->app_id, j->channel, j->user_id, pipe_id, j->socket_id);
 		answer(b, pipe_id, j->request_id, "redis unavailable", NULL);
 	}
@@ -298,7 +311,7 @@ static void on_leave_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		swb_bridge_webhook(c->b, c->app, "member_removed", c->chan, c->user);
 	else if (r && !swb_bridge_reply_is_str(r))
 		c->b->cnt.script_errors++;
-	free(c);
+	call_free(c);
 }
 
 /* The user's last connection on this host is gone. */
@@ -316,7 +329,7 @@ static void user_gone(swb_bridge *b, const char *app, const char *chan, const ch
 	for (int i = 0; i < 5; i++)
 		lens[i] = strlen(args[i]);
 	if (swb_bridge_script_run(b, SWB_SCRIPT_PRES_LEAVE, 5, args, lens, on_leave_reply, c) < 0)
-		free(c); /* Redis down: the reconcile after the reconnect removes it */
+		call_free(c); /* Redis down: the reconcile after the reconnect removes it */
 }
 
 void swb_bridge_presence_leave(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceLeave *l)
@@ -351,7 +364,7 @@ void swb_bridge_presence_reapply(swb_bridge *b)
 			c->reapply = true;
 			/* already admitted: the limit does not apply again */
 			if (run_join(b, c, u->info, u->info_len, UINT32_MAX) < 0)
-				free(c);
+				call_free(c);
 		}
 	}
 }

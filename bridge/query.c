@@ -89,6 +89,7 @@ static void send_json(swb_bridge *b, uint32_t pipe_id, uint64_t rid, swb_sbuf *s
 
 static void qctx_free(swb_bridge_qctx *q)
 {
+	q->b->req_inflight--;
 	for (size_t i = 0; i < q->nslots; i++)
 		free(q->slots[i].s);
 	for (size_t i = 0; i < q->nnames; i++)
@@ -586,11 +587,16 @@ void swb_bridge_query(swb_bridge *b, uint32_t pipe_id, const Swb__Query *qq)
 		query_local(b, pipe_id, qq);
 		return;
 	}
+	if (b->req_inflight >= SWB_BRIDGE_MAX_REQUESTS) {
+		send_error(b, pipe_id, qq->request_id, 503, "bridge overloaded");
+		return;
+	}
 	swb_bridge_qctx *q = swb_bridge_redis_cmd_up(b) ? calloc(1, sizeof(*q)) : NULL;
 	if (!q) {
 		send_error(b, pipe_id, qq->request_id, 503, "redis unavailable");
 		return;
 	}
+	b->req_inflight++;
 	q->b = b;
 	q->pipe_id = pipe_id;
 	q->request_id = qq->request_id;
@@ -629,6 +635,12 @@ typedef struct swb_bridge_cget {
 	char chan[SWB_CHANNEL_NAME_MAX + 1];
 } swb_bridge_cget;
 
+static void cget_free(swb_bridge_cget *c)
+{
+	c->b->req_inflight--;
+	free(c);
+}
+
 /* A cached value must be an Envelope of exactly this app and channel. */
 static bool cached_valid(const char *app, const char *chan, const uint8_t *p, size_t len)
 {
@@ -645,7 +657,7 @@ static void on_cmiss_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	redisReply *r = reply;
 	if (r && r->type == REDIS_REPLY_STATUS) /* OK: we won the de-duplication */
 		swb_bridge_webhook(c->b, c->app, "cache_miss", c->chan, NULL);
-	free(c);
+	cget_free(c);
 }
 
 /* SET P:A:cmiss:C 1 NX PX 1000: only the winner emits cache_miss. */
@@ -657,7 +669,7 @@ static void cache_miss_redis(swb_bridge_cget *c)
 	size_t lens[6] = { 3, strlen(key), 1, 2, 2, 4 };
 	if (!swb_bridge_redis_cmd_up(c->b) ||
 	    redisAsyncCommandArgv(c->b->cmd.ac, on_cmiss_reply, c, 6, argv, lens) != REDIS_OK)
-		free(c);
+		cget_free(c);
 }
 
 static void on_cache_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -671,7 +683,7 @@ static void on_cache_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	if (!hit && r && r->type == REDIS_REPLY_NIL)
 		cache_miss_redis(c); /* takes c */
 	else
-		free(c);
+		cget_free(c);
 }
 
 static void cache_get_local(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet *g)
@@ -710,10 +722,12 @@ void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet *
 		cache_get_local(b, pipe_id, g);
 		return;
 	}
-	swb_bridge_cget *c = swb_bridge_redis_cmd_up(b) ? calloc(1, sizeof(*c)) : NULL;
+	bool room = b->req_inflight < SWB_BRIDGE_MAX_REQUESTS;
+	swb_bridge_cget *c = room && swb_bridge_redis_cmd_up(b) ? calloc(1, sizeof(*c)) : NULL;
 	char key[SWB_BRIDGE_CHAN_NAME_MAX + 64];
 	if (c) {
 		*c = (swb_bridge_cget){ .b = b, .pipe_id = pipe_id, .request_id = g->request_id };
+		b->req_inflight++;
 		snprintf(c->app, sizeof(c->app), "%s", g->app_id);
 		snprintf(c->chan, sizeof(c->chan), "%s", g->channel);
 		key_of(b, key, sizeof(key), c->app, "cache", c->chan);
@@ -721,7 +735,7 @@ void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet *
 		size_t lens[2] = { 3, strlen(key) };
 		if (redisAsyncCommandArgv(b->cmd.ac, on_cache_reply, c, 2, argv, lens) == REDIS_OK)
 			return;
-		free(c);
+		cget_free(c);
 	}
 	send_cache(b, pipe_id, g->request_id, NULL, 0); /* Redis down: a miss, no webhook */
 }
