@@ -30,7 +30,7 @@ after(() => c.stop());
 async function subCount(host) {
   const me = (await clientList(c.redisUrl)).find((x) => x.name === `swb-${host.hostId}-sub`);
   assert.ok(me, `no swb-${host.hostId}-sub connection in CLIENT LIST`);
-  return Number(me.sub);
+  return c.channelSubs(me);
 }
 
 const inStatus = async (host, ch) => (await c.status(host)).channels.includes(c.redisChannel(ch));

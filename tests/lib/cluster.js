@@ -223,6 +223,12 @@ class Cluster {
       { timeout, what: `PUBSUB NUMSUB ${channel} == ${n}` });
   }
 
+  /* The number of channel subscriptions on a bridge's -sub connection
+   * (a CLIENT LIST entry): its `sub` count minus the PREFIX:ctl channel
+   * every connected bridge SUBSCRIBEs for cluster commands such as
+   * terminate_connections (docs/cluster-state.md). */
+  channelSubs(entry) { return Number(entry.sub) - Cluster.CONTROL_SUBSCRIPTIONS; }
+
   /* CLIENT LIST entries named by a host's bridge (swb-HOSTID-cmd, -sub, or
    * any other swb-HOSTID-* it might open). */
   async bridgeConnections(host) {
@@ -440,6 +446,9 @@ class Cluster {
     }
   }
 }
+
+/* Non-channel SUBSCRIBEs of every bridge's -sub connection: PREFIX:ctl. */
+Cluster.CONTROL_SUBSCRIPTIONS = 1;
 
 module.exports = {
   Cluster, Proc, BIN_DIR, bin, freePort, uniqueId, waitFor,

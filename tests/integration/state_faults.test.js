@@ -1,0 +1,132 @@
+'use strict';
+/* Issue #3: cluster-wide state through failures (docs/cluster-state.md).
+ * - An edge killed with -9 while its bridge lives: its presence members
+ *   leave (one member_removed each, seen on the other host) and its
+ *   subscriptions stop counting, without waiting for any host TTL.
+ * - A bridge killed with -9 and restarted with the same host id (well
+ *   within the host TTL): its edges replay, so its members stay, the
+ *   other host's observers see no member_removed / member_added for them,
+ *   and the queries stay right.
+ * - Redis restarted (state lost): the bridges re-apply their hosts' state,
+ *   so the queries become right again and presence keeps working.
+ * Bridges run with --host-ttl 30 (the default) here: nothing in this file
+ * may be the TTL sweep's doing. */
+
+const { before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { Cluster, uniqueId, waitFor } = require('../lib/cluster');
+const { subscribeAuthed, sdk } = require('../lib/backend');
+
+const c = new Cluster('state_faults', { ownRedis: true });
+const BRIDGE_ARGS = ['--host-ttl', '30', '--heartbeat', '1'];
+let hostA;
+let edgeA1;
+let edgeA2;
+let edgeB;
+
+before(async () => {
+  await c.startRedis();
+  hostA = await c.addHost('a', { bridgeArgs: BRIDGE_ARGS });
+  const b = await c.addHost('b', { bridgeArgs: BRIDGE_ARGS });
+  edgeA1 = await c.addEdge(hostA);
+  edgeA2 = await c.addEdge(hostA);
+  edgeB = await c.addEdge(b);
+});
+
+after(() => c.stop());
+
+async function member(edge, ch, user) {
+  const cl = await c.connect(edge, { name: `${user}@${edge.name}` });
+  await subscribeAuthed(cl, c.app, ch, { user });
+  return cl;
+}
+
+async function users(edge, ch) {
+  const r = await sdk(c.app, edge).get({ path: `/channels/${ch}/users` });
+  return (await r.json()).users.map((u) => u.id).sort();
+}
+
+async function counts(edge, ch) {
+  const r = await sdk(c.app, edge).get({ path: `/channels/${ch}`, params: { info: 'user_count,subscription_count' } });
+  return r.json();
+}
+
+const removedFor = (cl, ch, u) => cl.framesOf('pusher_internal:member_removed', ch).filter((f) => JSON.parse(f.data).user_id === u).length;
+const addedFor = (cl, ch, u) => cl.framesOf('pusher_internal:member_added', ch).filter((f) => JSON.parse(f.data).user_id === u).length;
+
+async function fence(obs, ch) {
+  const id = uniqueId('fence');
+  await c.publish(edgeB, { name: 'fence', channels: [ch], data: JSON.stringify({ id }) });
+  await obs.waitMessage((m) => m.event === 'fence' && JSON.parse(m.data).id === id, { what: 'fence', timeout: 15000 });
+}
+
+c.test('an edge killed with -9 (its bridge alive): its members and subscriptions go at once', async () => {
+  const ch = `presence-${uniqueId('edge9')}`;
+  const obs = await member(edgeB, ch, 'obs');
+  await member(edgeA1, ch, 'stays');
+  await member(edgeA2, ch, 'gone1');
+  await member(edgeA2, ch, 'gone2');
+  await waitFor(async () => (await users(edgeB, ch)).join() === 'gone1,gone2,obs,stays', { what: 'all four members' });
+  await c.kill9Edge(edgeA2);
+  await waitFor(async () => (await users(edgeB, ch)).join() === 'obs,stays', { what: 'members of the dead edge removed' });
+  await waitFor(() => removedFor(obs, ch, 'gone1') && removedFor(obs, ch, 'gone2'), { what: 'member_removed for gone1 and gone2' });
+  await waitFor(async () => (await counts(edgeA1, ch)).subscription_count === 2, { what: 'subscription_count 2' });
+  await fence(obs, ch);
+  assert.equal(removedFor(obs, ch, 'gone1'), 1);
+  assert.equal(removedFor(obs, ch, 'gone2'), 1);
+  assert.equal(removedFor(obs, ch, 'stays'), 0);
+});
+
+c.test('a bridge restarted with the same host id: its members stay, nobody sees them leave or rejoin', async () => {
+  const ch = `presence-${uniqueId('br')}`;
+  const obs = await member(edgeB, ch, 'obs');
+  await member(edgeA1, ch, 'a-user');
+  const pub = uniqueId('br-pub');
+  const ca = await c.connect(edgeA1, { name: 'pub@A' });
+  await ca.subscribe(pub);
+  await waitFor(async () => (await users(edgeB, ch)).join() === 'a-user,obs', { what: 'both members' });
+  await waitFor(() => addedFor(obs, ch, 'a-user') === 1, { what: 'member_added a-user' });
+
+  await c.restartBridge(hostA);
+  await c.waitEdgeReady(edgeA1);
+  /* Delivery to host A works again (its interests were replayed). */
+  await waitFor(async () => {
+    await c.publish(edgeB, { name: 'probe', channels: [pub], data: '{}' });
+    try { await ca.waitMessage((m) => m.event === 'probe', { timeout: 500 }); return true; } catch (e) { return false; }
+  }, { what: 'delivery to host A after its bridge restarted', timeout: 15000 });
+  /* After the bridge's settle period the state is still right. */
+  await waitFor(async () => {
+    const u = await users(edgeB, ch);
+    const cn = await counts(edgeB, ch);
+    return u.join() === 'a-user,obs' && cn.user_count === 2 && cn.subscription_count === 2;
+  }, { what: 'members and counts right after the restart' });
+  const st = await sdk(c.app, edgeB).get({ path: '/channels' });
+  assert.ok(Object.keys((await st.json()).channels).includes(pub), `${pub} still occupied`);
+  await fence(obs, ch);
+  assert.equal(removedFor(obs, ch, 'a-user'), 0, 'member_removed for a member whose host only restarted its bridge');
+  assert.equal(addedFor(obs, ch, 'a-user'), 1, 'a second member_added after the bridge restart');
+  assert.deepEqual(await users(edgeA1, ch), ['a-user', 'obs']);
+});
+
+c.test('Redis restarted (state lost): the bridges re-apply it; queries and presence work again', async () => {
+  const ch = `presence-${uniqueId('redis')}`;
+  const obs = await member(edgeB, ch, 'obs');
+  await member(edgeA1, ch, 'r-user');
+  await waitFor(async () => (await users(edgeB, ch)).join() === 'obs,r-user', { what: 'both members' });
+  await c.restartRedis();
+  for (const h of Object.values(c.hosts)) await c.waitBridgeReady(h, { timeout: 20000 });
+  for (const e of [edgeA1, edgeB]) {
+    await waitFor(async () => {
+      const u = await users(e, ch);
+      const cn = await counts(e, ch);
+      return u.join() === 'obs,r-user' && cn.user_count === 2 && cn.subscription_count === 2;
+    }, { what: `members and counts re-applied (asked on ${e.name})`, timeout: 20000 });
+  }
+  /* A new member after the restart is seen across hosts. */
+  const late = await member(edgeA1, ch, 'late');
+  await obs.waitMessage((m) => m.event === 'pusher_internal:member_added' && JSON.parse(m.data).user_id === 'late',
+    { what: 'member_added for a member joining after the Redis restart', timeout: 15000 });
+  late.unsubscribe(ch);
+  await obs.waitMessage((m) => m.event === 'pusher_internal:member_removed' && JSON.parse(m.data).user_id === 'late',
+    { what: 'member_removed after the Redis restart', timeout: 15000 });
+});
