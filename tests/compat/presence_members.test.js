@@ -12,7 +12,8 @@
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { Cluster, uniqueId, waitFor } = require('../lib/cluster');
-const { PjsClient, sdk } = require('../lib/backend');
+const { PjsClient, sdk, subscribeAuthed } = require('../lib/backend');
+const { WebhookSink } = require('../lib/webhooks');
 
 const HOST_TTL = 3;
 const BRIDGE_ARGS = ['--host-ttl', String(HOST_TTL), '--heartbeat', '1'];
@@ -21,15 +22,19 @@ let edgeA;
 let edgeB;
 let edgeC;
 let hostC;
+let sink;
 
 before(async () => {
+  sink = await new WebhookSink([c.app]).listen();
+  c.track({ destroy: () => sink.close() });
+  const file = c.writeAppsFile([{ ...c.app, webhooks: [{ url: sink.url, events: ['member_added', 'member_removed', 'channel_vacated'] }] }]);
   await c.startRedis();
   const a = await c.addHost('a', { bridgeArgs: BRIDGE_ARGS });
   const b = await c.addHost('b', { bridgeArgs: BRIDGE_ARGS });
   hostC = await c.addHost('c', { bridgeArgs: BRIDGE_ARGS });
-  edgeA = await c.addEdge(a);
-  edgeB = await c.addEdge(b);
-  edgeC = await c.addEdge(hostC);
+  edgeA = await c.addEdge(a, { appsFile: file });
+  edgeB = await c.addEdge(b, { appsFile: file });
+  edgeC = await c.addEdge(hostC, { appsFile: file });
 });
 
 after(() => c.stop());
@@ -107,6 +112,42 @@ c.test('joins and leaves on two hosts: same member list everywhere, one member_a
   for (const o of observers) assert.equal(countOf(o.chans[ch].added, 'u1'), 2, `${o.name}: member_added for u1 after the rejoin`);
 });
 
+c.test('users joining and leaving on both hosts at the same moment: one member_added and one member_removed each', async () => {
+  const ch = `presence-${uniqueId('race')}`;
+  const obsA = await join(edgeA, 'obs-a', ch);
+  const obsB = await join(edgeB, 'obs-b', ch);
+  const observers = [obsA, obsB];
+  const users = ['r1', 'r2', 'r3', 'r4', 'r5'];
+  const conns = [];
+  for (const u of users) {
+    for (const e of [edgeA, edgeB, edgeA]) conns.push({ u, cl: await c.connect(e, { name: `${u}@${e.name}` }) });
+  }
+  await Promise.all(conns.map(({ u, cl }) => subscribeAuthed(cl, c.app, ch, { user: u })));
+  const everyone = ['obs-a', 'obs-b', ...users].sort();
+  await waitFor(() => observers.every((o) => o.members(ch).join() === everyone.join()),
+    { what: `every observer sees ${everyone} (A: ${obsA.members(ch)}, B: ${obsB.members(ch)})` });
+  /* Each connection's own subscription_succeeded listed every user that
+   * joined before it, itself included. */
+  for (const { u, cl } of conns) {
+    const d = JSON.parse(cl.framesOf('pusher_internal:subscription_succeeded', ch)[0].data).presence;
+    assert.ok(d.ids.includes(u) && d.count === d.ids.length, `${cl.name}: ${JSON.stringify(d)}`);
+  }
+  await Promise.all(conns.map(({ cl }, i) => (i % 2 ? cl.close() : cl.unsubscribe(ch))));
+  await waitFor(() => observers.every((o) => o.members(ch).join() === 'obs-a,obs-b'),
+    { what: `every observer sees only the observers (A: ${obsA.members(ch)}, B: ${obsB.members(ch)})` });
+  await fence(ch, observers);
+  for (const o of observers) {
+    for (const u of users) {
+      assert.equal(countOf(o.chans[ch].added, u), 1, `${o.name}: member_added for ${u}`);
+      assert.equal(countOf(o.chans[ch].removed, u), 1, `${o.name}: member_removed for ${u}`);
+    }
+  }
+  for (const u of users) {
+    await sink.waitDelivered({ name: 'member_removed', channel: ch, user_id: u }, { timeout: 15000 });
+    assert.equal(sink.delivered({ name: 'member_added', channel: ch, user_id: u }).length, 1, `webhook member_added ${u}`);
+  }
+});
+
 c.test(`kill -9 of host C (edge and bridge): its members leave host A's and B's lists after the host TTL (${HOST_TTL} s + margin)`, async () => {
   const ch = `presence-${uniqueId('dead')}`;
   const obsA = await join(edgeA, 'obs-a', ch);
@@ -163,7 +204,22 @@ c.test(`kill -9 of host C (edge and bridge): its members leave host A's and B's 
       return !Object.keys((await r.json()).channels).includes(onlyC);
     }, { what: `${onlyC} (only on the dead host) no longer listed on ${e.name}` });
   }
+  /* The sweep's transitions reach the webhooks once, although two live
+   * bridges race to sweep. */
+  await sink.waitDelivered({ name: 'member_removed', channel: ch, user_id: 'c1' }, { timeout: 15000 });
+  await sink.waitDelivered({ name: 'member_removed', channel: ch, user_id: 'c2' }, { timeout: 15000 });
+  await sink.waitDelivered({ name: 'channel_vacated', channel: onlyC }, { timeout: 15000 });
+  await fence(ch, observers);
+  assert.equal(sink.delivered({ name: 'member_removed', channel: ch, user_id: 'c1' }).length, 1, sink.summary());
+  assert.equal(sink.delivered({ name: 'member_removed', channel: ch, user_id: 'c2' }).length, 1);
+  assert.equal(sink.delivered({ name: 'member_removed', channel: ch, user_id: 'both' }).length, 0);
+  assert.equal(sink.delivered({ name: 'channel_vacated', channel: onlyC }).length, 1);
+  assert.deepEqual(sink.invalid(), []);
   /* A newcomer on host B gets the swept list. */
   const late = await join(edgeB, 'late', ch);
   assert.deepEqual(late.members(ch), ['both', 'late', 'obs-a', 'obs-b']);
+  /* Webhook fence: late's member_added came after the sweep. */
+  await sink.waitDelivered({ name: 'member_added', channel: ch, user_id: 'late' });
+  assert.equal(sink.delivered({ name: 'member_removed', channel: ch, user_id: 'c1' }).length, 1);
+  assert.equal(sink.delivered({ name: 'member_removed', channel: ch, user_id: 'c2' }).length, 1);
 });
