@@ -125,7 +125,10 @@ c.test('raw frames of a presence subscription: data is a string with presence {i
     { what: 'member_added for p2 on host A' });
   assert.equal(typeof added.data, 'string');
   assert.deepEqual(JSON.parse(added.data), { user_id: 'p2', user_info: { n: 2 } });
-  await c2.ping();
+  /* Fence on c2: an API event published after c1 got member_added comes
+   * after it on the same Redis channel. */
+  await c.publish(edgeA, { name: 'fence', channels: [ch], data: '{}' });
+  await c2.waitMessage((m) => m.event === 'fence', { what: 'fence on c2' });
   assert.equal(c2.framesOf('pusher_internal:member_added', ch).length, 0, 'the joining connection got its own member_added');
   c2.unsubscribe(ch);
   const removed = await c1.waitMessage((m) => m.event === 'pusher_internal:member_removed' && m.channel === ch,

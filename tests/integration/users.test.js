@@ -55,6 +55,18 @@ c.test('sign-in: signin_success carries the user_data; a bad signature gets 4009
     assert.equal(bad.find((m) => m.event === 'pusher:signin_success', from), undefined, 'forged sign-in accepted');
     const code = (err && err.data && err.data.code) || (bad.closeInfo && bad.closeInfo.code);
     assert.equal(code, 4009, `error ${JSON.stringify(err)} close ${JSON.stringify(bad.closeInfo)}`);
+    /* Correctly signed user_data without an id: refused with 4009 too. */
+    const noId = await c.connect(e, { name: `signin-noid@${e.name}` });
+    const userData = JSON.stringify({ user_info: { name: 'nobody' } });
+    const sig = require('../lib/http_api').hmac(c.app.secret, `${noId.socketId}::user::${userData}`);
+    const from2 = noId.messages.length;
+    noId.send({ event: 'pusher:signin', data: { auth: `${c.app.key}:${sig}`, user_data: userData } });
+    await waitFor(() => noId.closeInfo || noId.find((m) => m.event === 'pusher:error' || m.event === 'pusher:signin_success', from2),
+      { what: `${noId.name}: an answer to a sign-in without id` });
+    assert.equal(noId.find((m) => m.event === 'pusher:signin_success', from2), undefined, 'sign-in without id accepted');
+    const err2 = noId.find((m) => m.event === 'pusher:error', from2);
+    assert.equal((err2 && err2.data && err2.data.code) || (noId.closeInfo && noId.closeInfo.code), 4009,
+      `error ${JSON.stringify(err2)} close ${JSON.stringify(noId.closeInfo)}`);
     /* Signed for another socket: also refused. */
     const other = await c.connect(e, { name: `signin-other@${e.name}` });
     const wrong = authenticate(c.app, bad.socketId, 'mallory');
