@@ -55,16 +55,32 @@ static bool edge_serves(const swb_bridge_edge *e, const char *app)
 	return false;
 }
 
+/* Whether e's pipe is still open. Its removal may be queued but not yet
+ * processed (several edges going at once): a webhook handed to a closed
+ * pipe would be lost (and nng 1.5.2 leaks such a message). */
+static bool edge_alive(const swb_bridge_edge *e)
+{
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+	nng_sockaddr sa;
+	p.id = e->pipe_id;
+	return nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == 0;
+}
+
+static bool webhook_target(const swb_bridge_edge *e, const char *app)
+{
+	return edge_serves(e, app) && edge_alive(e);
+}
+
 static swb_bridge_edge *webhook_edge(swb_bridge *b, const char *app)
 {
 	size_t n = 0;
 	for (swb_bridge_edge *e = b->edges; e; e = e->hh.next)
-		n += edge_serves(e, app);
+		n += webhook_target(e, app);
 	if (!n)
 		return NULL;
 	size_t pick = (size_t)(b->wh_rr++ % n);
 	for (swb_bridge_edge *e = b->edges; e; e = e->hh.next)
-		if (edge_serves(e, app) && pick-- == 0)
+		if (webhook_target(e, app) && pick-- == 0)
 			return e;
 	return NULL;
 }
