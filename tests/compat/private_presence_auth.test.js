@@ -12,7 +12,7 @@
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { Cluster, uniqueId, waitFor } = require('../lib/cluster');
-const { PjsClient, subscribeAuthed, authorize, forge } = require('../lib/backend');
+const { PjsClient, subscribeAuthed, authorize, forge, sdk } = require('../lib/backend');
 
 const c = new Cluster('compat_private_presence_auth');
 let edgeA;
@@ -135,4 +135,25 @@ c.test('raw frames of a presence subscription: data is a string with presence {i
     { what: 'member_removed for p2 on host A' });
   assert.equal(typeof removed.data, 'string');
   assert.deepEqual(JSON.parse(removed.data), { user_id: 'p2' });
+});
+
+c.test('presence user ids: the number 10 and the string "10" are one member; ids are strings in frames and in the API', async () => {
+  const ch = `presence-${uniqueId('num')}`;
+  const obs = await c.connect(edgeA, { name: 'num-obs' });
+  await subscribeAuthed(obs, c.app, ch, { user: 'obs' });
+  const n1 = await c.connect(edgeB, { name: 'num-10' });
+  const s1 = await subscribeAuthed(n1, c.app, ch, { user: 10, userInfo: { n: 'number' } });
+  assert.ok(JSON.parse(s1.data).presence.ids.includes('10'), `ids must be strings: ${s1.data}`);
+  const added = await obs.waitMessage((m) => m.event === 'pusher_internal:member_added', { what: 'member_added for 10' });
+  assert.equal(JSON.parse(added.data).user_id, '10');
+  const n2 = await c.connect(edgeA, { name: 'str-10' });
+  const s2 = await subscribeAuthed(n2, c.app, ch, { user: '10', userInfo: { n: 'string' } });
+  const p2 = JSON.parse(s2.data).presence;
+  assert.equal(p2.count, 2, `"10" after 10 must be the same member: ${s2.data}`);
+  assert.deepEqual([...p2.ids].sort(), ['10', 'obs']);
+  await c.publish(edgeB, { name: 'fence', channels: [ch], data: '{}' });
+  await obs.waitMessage((m) => m.event === 'fence', { what: 'fence' });
+  assert.equal(obs.framesOf('pusher_internal:member_added', ch).length, 1, 'a second member_added for "10"');
+  const r = await sdk(c.app, edgeB).get({ path: `/channels/${ch}/users` });
+  assert.deepEqual((await r.json()).users.map((u) => u.id).sort(), ['10', 'obs']);
 });

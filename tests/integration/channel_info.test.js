@@ -115,3 +115,20 @@ c.test('presence member limit: a third user gets 4100 + LimitReached; an existin
     try { await subscribeAuthed(cl, small, ch, { user: 'm3' }); return true; } catch (e) { return false; }
   }, { what: 'm3 can join after m1 left', interval: 200 });
 });
+
+c.test('presence member limit under a race: of six users joining at once on two hosts, exactly two get in', async () => {
+  const ch = `presence-${uniqueId('race')}`;
+  const users = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
+  const conns = [];
+  for (const [i, u] of users.entries()) conns.push(await c.connect(i % 2 ? edgeA : edgeB, { name: `race-${u}`, key: small.key }));
+  const results = await Promise.allSettled(conns.map((cl, i) => subscribeAuthed(cl, small, ch, { user: users[i] })));
+  const ok = results.filter((r) => r.status === 'fulfilled').length;
+  assert.equal(ok, 2, `members admitted: ${results.map((r) => r.status === 'fulfilled' ? 'ok' : r.reason.message).join(' | ')}`);
+  for (const [i, r] of results.entries()) {
+    if (r.status === 'rejected') {
+      assert.ok(conns[i].find((m) => m.event === 'pusher:error' && m.data && m.data.code === 4100), `${conns[i].name}: no 4100`);
+    }
+  }
+  const api1 = api.request({ port: edgeA.port, app: small, method: 'GET', path: `/apps/${small.id}/channels/${ch}/users` });
+  assert.equal((await api1).json.users.length, 2);
+});

@@ -161,3 +161,9 @@ c.test('terminate_connections closes the user\'s signed-in connections on both h
   /* The API answered {} (Pusher: 200 with a JSON body). */
   assert.deepEqual(await r.json(), {});
 });
+
+c.test('terminate_connections for a user without connections answers 200 {}', async () => {
+  const r = await sdk(c.app, edgeA).terminateUserConnections(uniqueId('nobody'));
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), {});
+});
