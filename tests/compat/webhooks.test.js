@@ -9,11 +9,12 @@
  * member_added / member_removed once per user (a user with connections on
  * both hosts), client_event (with user_id on presence), cache_miss. A hook
  * that answers 500 gets the batch again. A second hook that only asked for
- * member_added gets nothing else. */
+ * member_added gets nothing else, and a dead hook (connection refused)
+ * delays none of this. */
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Cluster, uniqueId, waitFor } = require('../lib/cluster');
+const { Cluster, uniqueId, waitFor, freePort } = require('../lib/cluster');
 const { subscribeAuthed } = require('../lib/backend');
 const { WebhookSink } = require('../lib/webhooks');
 
@@ -29,9 +30,12 @@ before(async () => {
   sink = await new WebhookSink([c.app]).listen();
   sinkMembers = await new WebhookSink([c.app], { path: '/members-only' }).listen();
   c.track({ destroy: () => { sink.close(); sinkMembers.close(); } });
+  /* A third hook nobody listens on (connection refused, retried forever):
+   * it must not hold up the others. */
+  const deadUrl = `http://127.0.0.1:${await freePort()}/dead`;
   const file = c.writeAppsFile([{
     ...c.app,
-    webhooks: [{ url: sink.url, events: ALL }, { url: sinkMembers.url, events: ['member_added'] }],
+    webhooks: [{ url: deadUrl, events: ALL }, { url: sink.url, events: ALL }, { url: sinkMembers.url, events: ['member_added'] }],
   }]);
   await c.startRedis();
   const a = await c.addHost('a');
