@@ -9,8 +9,8 @@
  * member_added / member_removed once per user (a user with connections on
  * both hosts), client_event (with user_id on presence), cache_miss. A hook
  * that answers 500 gets the batch again. A second hook that only asked for
- * member_added gets nothing else, and a dead hook (connection refused)
- * delays none of this. */
+ * member_added gets nothing else, and a dead hook (connection refused) or
+ * one that never answers delays none of this. */
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -33,9 +33,14 @@ before(async () => {
   /* A third hook nobody listens on (connection refused, retried forever):
    * it must not hold up the others. */
   const deadUrl = `http://127.0.0.1:${await freePort()}/dead`;
+  /* And one that accepts and never answers. */
+  const silent = require('node:http').createServer(() => { /* never answers */ });
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  c.track({ destroy: () => { silent.closeAllConnections(); silent.close(); } });
+  const silentUrl = `http://127.0.0.1:${silent.address().port}/silent`;
   const file = c.writeAppsFile([{
     ...c.app,
-    webhooks: [{ url: deadUrl, events: ALL }, { url: sink.url, events: ALL }, { url: sinkMembers.url, events: ['member_added'] }],
+    webhooks: [{ url: deadUrl, events: ALL }, { url: silentUrl, events: ALL }, { url: sink.url, events: ALL }, { url: sinkMembers.url, events: ['member_added'] }],
   }]);
   await c.startRedis();
   const a = await c.addHost('a');
