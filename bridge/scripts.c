@@ -129,6 +129,11 @@ static const char *const sources[SWB_SCRIPT_COUNT] = { OCC_SET, PRES_JOIN, PRES_
 static const char *const names[SWB_SCRIPT_COUNT] = { "occ_set", "pres_join", "pres_leave", "sweep",
 						     "publish_cache" };
 
+const char *swb_bridge_script_source(int script)
+{
+	return script >= 0 && script < SWB_SCRIPT_COUNT ? sources[script] : NULL;
+}
+
 typedef struct swb_bridge_script_call {
 	swb_bridge *b;
 	int script;

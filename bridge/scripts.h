@@ -15,6 +15,8 @@ enum swb_bridge_script {
 };
 
 struct swb_bridge;
+/* The Lua source of a script (tests run them with EVAL). */
+const char *swb_bridge_script_source(int script);
 /* SCRIPT LOAD every script (right after the cmd connection is up). */
 void swb_bridge_scripts_load(struct swb_bridge *b);
 /* The cmd connection went away: SHAs are unknown until the next load. */
