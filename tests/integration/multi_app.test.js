@@ -3,7 +3,8 @@
  * the same channel name in two apps never crosses (API events, client
  * events, presence members), channel queries and counts are per app,
  * webhooks go to each app's own hook signed with its own key (app1's hook
- * from the apps file, app2's from --webhook app2=URL), credentials of one
+ * from the apps file, app2's from --webhook app2=URL; on a host whose first
+ * edge does not serve app2, through one that does), credentials of one
  * app do not work for another; an app over max_connections refuses the
  * next connection with 4004; a disabled app refuses connections (4003). */
 
@@ -39,6 +40,10 @@ before(async () => {
   const b = await c.addHost('b');
   const args = ['--webhook', `${app2.id}=${sink2.url}`];
   edgeA = await c.addEdge(a, { appsFile: file, apps, args });
+  /* Host B's first edge serves app1 only: app2's webhooks on host B must
+   * go through an edge that has app2 (and its secret). */
+  const only1 = c.writeAppsFile([{ ...app1, webhooks: [{ url: sink1.url, events: ['channel_occupied'] }] }], 'apps-app1-only.json');
+  await c.addEdge(b, { appsFile: only1, apps: [app1] });
   edgeB = await c.addEdge(b, { appsFile: file, apps, args });
 });
 
