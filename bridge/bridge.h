@@ -8,9 +8,9 @@
  * two Redis connections), redis_uv.c (hiredis adapter), sub_reply.c (reply
  * validation), control.c + status.c (control socket), ratelog.c.
  * Cluster state (issue #3, docs/cluster-state.md): state.c (per-host
- * aggregate), occupancy.c, presence.c, query.c (queries, cache), cluster.c
- * (heartbeat, sweep, reconcile, webhooks, terminate), scripts.c (Lua),
- * answers.c (JSON bodies and reply shapes). */
+ * aggregate), occupancy.c, presence.c, query.c (queries), cache.c (cache
+ * channels), cluster.c (heartbeat, sweep, reconcile, webhooks, terminate),
+ * scripts.c (Lua), answers.c (JSON bodies and reply shapes). */
 #ifndef SWB_BRIDGE_H
 #define SWB_BRIDGE_H
 
@@ -230,8 +230,14 @@ void swb_bridge_presence_reapply(swb_bridge *b);
 /* members of (app, chan) in memory (--redis none): kv borrow from state */
 size_t swb_bridge_presence_local_members(swb_bridge *b, swb_bridge_pchan *pc, struct swb_bridge_kv **out);
 
-/* query.c: Query, CacheGet, and the in-memory cache of --redis none */
+/* query.c: Query */
 void swb_bridge_query(swb_bridge *b, uint32_t pipe_id, const struct Swb__Query *q);
+/* "PREFIX:APP:WHAT[:CHAN]" into out */
+void swb_bridge_key(swb_bridge *b, char *out, size_t cap, const char *app, const char *what, const char *chan);
+
+/* cache.c: CacheGet, and the in-memory cache of --redis none */
+bool swb_bridge_mcache_peek(swb_bridge *b, const char *app, const char *chan, const uint8_t **env, size_t *len,
+			    uint64_t *ttl_ms);
 void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const struct Swb__CacheGet *g);
 void swb_bridge_mcache_store(swb_bridge *b, const char *app, const char *chan, const uint8_t *env, size_t len);
 void swb_bridge_mcache_expire(swb_bridge *b);

@@ -1,7 +1,6 @@
 /* query.c: HTTP API queries answered from cluster state (Query ->
- * QueryResult with Pusher's JSON bodies), cache reads (CacheGet ->
- * CacheResult, with the de-duplicated cache_miss webhook), and the
- * in-memory cache used with --redis none.
+ * QueryResult with Pusher's JSON bodies), from Redis or, with --redis
+ * none, from memory (state.c, cache.c).
  *
  * A Redis query pipelines its reads on the cmd connection and answers once
  * every reply is in. Replies arrive in order, so slot i belongs to the
@@ -17,11 +16,7 @@
 #include "switchboard.pb-c.h"
 #include "util.h"
 
-#define CACHE_MISS_DEDUP_MS 1000
 #define QUERY_CHANNELS_MAX 100000
-#define MCACHE_TTL_MS 1800000
-#define MCACHE_MAX_BYTES (64u * 1024 * 1024)
-#define MCACHE_MAX_ENTRIES 100000
 
 typedef struct swb_bridge_qslot {
 	long long v;
@@ -104,7 +99,7 @@ static void qctx_free(swb_bridge_qctx *q)
 
 static void on_slot_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
-static void key_of(swb_bridge *b, char *out, size_t cap, const char *app, const char *what, const char *chan)
+void swb_bridge_key(swb_bridge *b, char *out, size_t cap, const char *app, const char *what, const char *chan)
 {
 	if (chan)
 		snprintf(out, cap, "%s:%s:%s:%s", b->prefix, app, what, chan);
@@ -283,14 +278,14 @@ static void start_channel(swb_bridge_qctx *q, const char *chan)
 		q->failed = true;
 		return;
 	}
-	key_of(q->b, key, sizeof(key), q->app, "occtot", NULL);
+	swb_bridge_key(q->b, key, sizeof(key), q->app, "occtot", NULL);
 	q_cmd(q, "HGET", key, chan, NULL);
 	if (q->want_users) {
-		key_of(q->b, key, sizeof(key), q->app, "pm", chan);
+		swb_bridge_key(q->b, key, sizeof(key), q->app, "pm", chan);
 		q_cmd(q, "HLEN", key, NULL, NULL);
 	}
 	if (cache) {
-		key_of(q->b, key, sizeof(key), q->app, "cache", chan);
+		swb_bridge_key(q->b, key, sizeof(key), q->app, "cache", chan);
 		q_cmd(q, "GET", key, NULL, NULL);
 		q_cmd(q, "PTTL", key, NULL, NULL);
 	}
@@ -312,10 +307,10 @@ static void start_info(swb_bridge_qctx *q, const Swb__Query *qq)
 			q->failed = true;
 			break;
 		}
-		key_of(q->b, key, sizeof(key), q->app, "occtot", NULL);
+		swb_bridge_key(q->b, key, sizeof(key), q->app, "occtot", NULL);
 		q_cmd(q, "HGET", key, chan, NULL);
 		if (q->want_users && swb_bridge_is_presence(chan)) {
-			key_of(q->b, key, sizeof(key), q->app, "pm", chan);
+			swb_bridge_key(q->b, key, sizeof(key), q->app, "pm", chan);
 			q_cmd(q, "HLEN", key, NULL, NULL);
 		}
 	}
@@ -352,14 +347,14 @@ static void start_query(swb_bridge_qctx *q, const Swb__Query *qq)
 	char key[SWB_BRIDGE_CHAN_NAME_MAX + 64];
 	switch (q->kind) {
 	case SWB__QUERY__KIND__CHANNELS:
-		key_of(q->b, key, sizeof(key), q->app, "occtot", NULL);
+		swb_bridge_key(q->b, key, sizeof(key), q->app, "occtot", NULL);
 		q_cmd(q, "HGETALL", key, NULL, on_occtot_reply);
 		break;
 	case SWB__QUERY__KIND__CHANNEL:
 		start_channel(q, qq->channels[0]);
 		break;
 	case SWB__QUERY__KIND__USERS:
-		key_of(q->b, key, sizeof(key), q->app, "pm", qq->channels[0]);
+		swb_bridge_key(q->b, key, sizeof(key), q->app, "pm", qq->channels[0]);
 		q_cmd(q, "HKEYS", key, NULL, on_users_reply);
 		break;
 	default:
@@ -409,7 +404,7 @@ static void start_user_counts(swb_bridge_qctx *q)
 	for (size_t k = 0; k < q->nnames && !q->failed; k++) {
 		if (!swb_bridge_is_presence(q->names[k]))
 			continue;
-		key_of(q->b, key, sizeof(key), q->app, "pm", q->names[k]);
+		swb_bridge_key(q->b, key, sizeof(key), q->app, "pm", q->names[k]);
 		q_cmd(q, "HLEN", key, NULL, NULL);
 	}
 }
@@ -480,30 +475,6 @@ static long long local_users(swb_bridge *b, const char *app, const char *chan)
 	return pc ? pc->nusers : 0;
 }
 
-typedef struct swb_bridge_mcache {
-	char key[SWB_BRIDGE_KEY_MAX + 1];
-	uint8_t *env; /* owned packed Envelope, NULL = only a miss mark */
-	size_t len;
-	uint64_t expires_ms, miss_ms;
-	UT_hash_handle hh;
-} swb_bridge_mcache;
-
-static swb_bridge_mcache *mcache_find(swb_bridge *b, const char *app, const char *chan)
-{
-	char key[SWB_BRIDGE_KEY_MAX + 1];
-	int n = swb_bridge_state_key(key, app, chan);
-	swb_bridge_mcache *m = NULL;
-	if (n > 0)
-		HASH_FIND(hh, b->mcache, key, (size_t)n, m);
-	if (m && m->env && m->expires_ms <= swb_mono_ms()) {
-		b->mcache_bytes -= m->len;
-		free(m->env);
-		m->env = NULL;
-		m->len = 0;
-	}
-	return m;
-}
-
 static void local_channel(swb_bridge *b, const Swb__Query *qq, swb_sbuf *s)
 {
 	const char *chan = qq->channels[0];
@@ -513,10 +484,14 @@ static void local_channel(swb_bridge *b, const Swb__Query *qq, swb_sbuf *s)
 	Swb__Envelope *env = NULL;
 	long long ttl = 0;
 	if (qq->cache && swb_bridge_is_cache(chan)) {
-		swb_bridge_mcache *m = mcache_find(b, qq->app_id, chan);
-		env = m && m->env ? swb__envelope__unpack(NULL, m->len, m->env) : NULL;
+		const uint8_t *p;
+		size_t len;
+		uint64_t ttl_ms;
+		env = swb_bridge_mcache_peek(b, qq->app_id, chan, &p, &len, &ttl_ms) ?
+			      swb__envelope__unpack(NULL, len, p) :
+			      NULL;
 		cache_state = env ? 2 : 1;
-		ttl = env ? (long long)(m->expires_ms - swb_mono_ms() + 999) / 1000 : 0;
+		ttl = env ? (long long)(ttl_ms + 999) / 1000 : 0;
 	}
 	swb_bridge_json_channel(s, subs > 0, users, qq->subscription_count ? subs : -1, cache_state,
 				env ? (const char *)env->data.data : NULL, env ? env->data.len : 0, ttl);
@@ -609,186 +584,4 @@ void swb_bridge_query(swb_bridge *b, uint32_t pipe_id, const Swb__Query *qq)
 	start_query(q, qq);
 	if (q->sent == 0) /* nothing queued: answer now (503 if that failed) */
 		q_maybe_done(q);
-}
-
-/* ---- cache channels ---- */
-
-static void send_cache(swb_bridge *b, uint32_t pipe_id, uint64_t rid, const uint8_t *env, size_t len)
-{
-	Swb__CacheResult cr = SWB__CACHE_RESULT__INIT;
-	cr.request_id = rid;
-	cr.hit = env != NULL;
-	cr.envelope.data = (uint8_t *)env;
-	cr.envelope.len = env ? len : 0;
-	Swb__BridgeMsg bm = SWB__BRIDGE_MSG__INIT;
-	bm.body_case = SWB__BRIDGE_MSG__BODY_CACHE_RESULT;
-	bm.cache_result = &cr;
-	b->cnt.queries++;
-	swb_bridge_send_msg(b, pipe_id, &bm);
-}
-
-typedef struct swb_bridge_cget {
-	swb_bridge *b;
-	uint32_t pipe_id;
-	uint64_t request_id;
-	char app[SWB_APP_ID_MAX + 1];
-	char chan[SWB_CHANNEL_NAME_MAX + 1];
-} swb_bridge_cget;
-
-static void cget_free(swb_bridge_cget *c)
-{
-	c->b->req_inflight--;
-	free(c);
-}
-
-/* A cached value must be an Envelope of exactly this app and channel. */
-static bool cached_valid(const char *app, const char *chan, const uint8_t *p, size_t len)
-{
-	Swb__Envelope *e = swb__envelope__unpack(NULL, len, p);
-	bool ok = e && e->app_id && e->channel && !strcmp(e->app_id, app) && !strcmp(e->channel, chan);
-	if (e)
-		swb__envelope__free_unpacked(e, NULL);
-	return ok;
-}
-
-static void on_cmiss_reply(redisAsyncContext *ac, void *reply, void *privdata)
-{
-	swb_bridge_cget *c = privdata;
-	redisReply *r = reply;
-	if (r && r->type == REDIS_REPLY_STATUS) /* OK: we won the de-duplication */
-		swb_bridge_webhook(c->b, c->app, "cache_miss", c->chan, NULL);
-	cget_free(c);
-}
-
-/* SET P:A:cmiss:C 1 NX PX 1000: only the winner emits cache_miss. */
-static void cache_miss_redis(swb_bridge_cget *c)
-{
-	char key[SWB_BRIDGE_CHAN_NAME_MAX + 64];
-	key_of(c->b, key, sizeof(key), c->app, "cmiss", c->chan);
-	const char *argv[6] = { "SET", key, "1", "NX", "PX", "1000" };
-	size_t lens[6] = { 3, strlen(key), 1, 2, 2, 4 };
-	if (!swb_bridge_redis_cmd_up(c->b) ||
-	    redisAsyncCommandArgv(c->b->cmd.ac, on_cmiss_reply, c, 6, argv, lens) != REDIS_OK)
-		cget_free(c);
-}
-
-static void on_cache_reply(redisAsyncContext *ac, void *reply, void *privdata)
-{
-	swb_bridge_cget *c = privdata;
-	redisReply *r = reply;
-	bool hit = swb_bridge_reply_is_str(r) && cached_valid(c->app, c->chan, (const uint8_t *)r->str, r->len);
-	if (r && !hit && r->type != REDIS_REPLY_NIL)
-		c->b->cnt.script_errors++;
-	send_cache(c->b, c->pipe_id, c->request_id, hit ? (const uint8_t *)r->str : NULL, hit ? r->len : 0);
-	if (!hit && r && r->type == REDIS_REPLY_NIL)
-		cache_miss_redis(c); /* takes c */
-	else
-		cget_free(c);
-}
-
-static void cache_get_local(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet *g)
-{
-	swb_bridge_mcache *m = mcache_find(b, g->app_id, g->channel);
-	if (m && m->env) {
-		send_cache(b, pipe_id, g->request_id, m->env, m->len);
-		return;
-	}
-	send_cache(b, pipe_id, g->request_id, NULL, 0);
-	uint64_t now = swb_mono_ms();
-	if (m && m->miss_ms && now - m->miss_ms < CACHE_MISS_DEDUP_MS)
-		return;
-	if (!m && HASH_COUNT(b->mcache) < MCACHE_MAX_ENTRIES && (m = calloc(1, sizeof(*m))) != NULL) {
-		swb_bridge_state_key(m->key, g->app_id, g->channel);
-		HASH_ADD_STR(b->mcache, key, m);
-	}
-	if (m)
-		m->miss_ms = now;
-	swb_bridge_webhook(b, g->app_id, "cache_miss", g->channel, NULL);
-}
-
-void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet *g)
-{
-	if (!g->app_id || !g->channel || !swb_app_token_valid(g->app_id, strlen(g->app_id)) ||
-	    !swb_channel_name_valid(g->channel, strlen(g->channel))) {
-		b->cnt.edge_bad_name++;
-		send_cache(b, pipe_id, g->request_id, NULL, 0);
-		return;
-	}
-	if (!swb_bridge_is_cache(g->channel)) { /* nothing is cached there: no webhook */
-		send_cache(b, pipe_id, g->request_id, NULL, 0);
-		return;
-	}
-	if (b->url.none) {
-		cache_get_local(b, pipe_id, g);
-		return;
-	}
-	bool room = b->req_inflight < SWB_BRIDGE_MAX_REQUESTS;
-	swb_bridge_cget *c = room && swb_bridge_redis_cmd_up(b) ? calloc(1, sizeof(*c)) : NULL;
-	char key[SWB_BRIDGE_CHAN_NAME_MAX + 64];
-	if (c) {
-		*c = (swb_bridge_cget){ .b = b, .pipe_id = pipe_id, .request_id = g->request_id };
-		b->req_inflight++;
-		snprintf(c->app, sizeof(c->app), "%s", g->app_id);
-		snprintf(c->chan, sizeof(c->chan), "%s", g->channel);
-		key_of(b, key, sizeof(key), c->app, "cache", c->chan);
-		const char *argv[2] = { "GET", key };
-		size_t lens[2] = { 3, strlen(key) };
-		if (redisAsyncCommandArgv(b->cmd.ac, on_cache_reply, c, 2, argv, lens) == REDIS_OK)
-			return;
-		cget_free(c);
-	}
-	send_cache(b, pipe_id, g->request_id, NULL, 0); /* Redis down: a miss, no webhook */
-}
-
-/* --redis none: keep the last event (bounded: MCACHE_MAX_BYTES in all). */
-void swb_bridge_mcache_store(swb_bridge *b, const char *app, const char *chan, const uint8_t *env, size_t len)
-{
-	swb_bridge_mcache *m = mcache_find(b, app, chan);
-	size_t old = m && m->env ? m->len : 0;
-	if (b->mcache_bytes - old + len > MCACHE_MAX_BYTES)
-		return;
-	uint8_t *copy = malloc(len ? len : 1);
-	if (!copy)
-		return;
-	if (!m && HASH_COUNT(b->mcache) < MCACHE_MAX_ENTRIES && (m = calloc(1, sizeof(*m))) != NULL) {
-		swb_bridge_state_key(m->key, app, chan);
-		HASH_ADD_STR(b->mcache, key, m);
-	}
-	if (!m) {
-		free(copy);
-		return;
-	}
-	memcpy(copy, env, len);
-	free(m->env);
-	b->mcache_bytes = b->mcache_bytes - old + len;
-	m->env = copy;
-	m->len = len;
-	m->expires_ms = swb_mono_ms() + MCACHE_TTL_MS;
-}
-
-void swb_bridge_mcache_expire(swb_bridge *b)
-{
-	uint64_t now = swb_mono_ms();
-	swb_bridge_mcache *m, *tmp;
-	HASH_ITER(hh, b->mcache, m, tmp) {
-		if (m->env && m->expires_ms > now)
-			continue;
-		if (!m->env && m->miss_ms && now - m->miss_ms < CACHE_MISS_DEDUP_MS)
-			continue;
-		b->mcache_bytes -= m->env ? m->len : 0;
-		HASH_DEL(b->mcache, m);
-		free(m->env);
-		free(m);
-	}
-}
-
-void swb_bridge_mcache_fini(swb_bridge *b)
-{
-	swb_bridge_mcache *m, *tmp;
-	HASH_ITER(hh, b->mcache, m, tmp) {
-		HASH_DEL(b->mcache, m);
-		free(m->env);
-		free(m);
-	}
-	b->mcache_bytes = 0;
 }
