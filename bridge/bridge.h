@@ -220,6 +220,9 @@ size_t swb_bridge_redis_subscribed(const swb_bridge *b);
 void swb_bridge_occ_counts(swb_bridge *b, uint32_t pipe_id, const struct Swb__ChannelCounts *c);
 void swb_bridge_occ_changed(swb_bridge *b, swb_bridge_occ *o); /* host total changed */
 void swb_bridge_occ_reapply(swb_bridge *b);                    /* after a reconnect */
+/* Reconcile: this host's Redis count for (app, chan) is not backed by
+ * memory: set it to 0 (webhook on a transition). -1 if memory backs it. */
+int swb_bridge_occ_stale(swb_bridge *b, const char *app, const char *chan);
 
 /* presence.c: PresenceJoin / PresenceLeave */
 void swb_bridge_presence_join(swb_bridge *b, uint32_t pipe_id, const struct Swb__PresenceJoin *j);
@@ -227,6 +230,9 @@ void swb_bridge_presence_leave(swb_bridge *b, uint32_t pipe_id, const struct Swb
 /* u's last connection on this host is gone (u is freed after the call) */
 void swb_bridge_presence_user_left(swb_bridge *b, swb_bridge_pchan *pc, swb_bridge_puser *u);
 void swb_bridge_presence_reapply(swb_bridge *b);
+/* Reconcile: user is registered in Redis for this host but not in
+ * memory: pres_leave (member_removed + webhook). -1 if still present. */
+int swb_bridge_presence_stale(swb_bridge *b, const char *app, const char *chan, const char *user);
 /* members of (app, chan) in memory (--redis none): kv borrow from state */
 size_t swb_bridge_presence_local_members(swb_bridge *b, swb_bridge_pchan *pc, struct swb_bridge_kv **out);
 

@@ -237,11 +237,8 @@ static void on_sweep_timer(uv_timer_t *t)
 
 /* ---- reconcile ---- */
 
-static void reconcile_noop(redisAsyncContext *ac, void *reply, void *privdata)
-{
-}
-
-/* Undo one stale entry ("occ\nA\nC" or "pres\nA\nC\nU") of this host. */
+/* Undo one stale entry ("occ\nA\nC" or "pres\nA\nC\nU") of this host,
+ * through the normal paths (so transitions become webhooks). */
 static void reconcile_entry(swb_bridge *b, const char *e, size_t len)
 {
 	char buf[16 + SWB_BRIDGE_KEY_MAX + SWB_BRIDGE_USER_MAX];
@@ -249,28 +246,18 @@ static void reconcile_entry(swb_bridge *b, const char *e, size_t len)
 		return;
 	memcpy(buf, e, len);
 	buf[len] = '\0';
-	char *kind = strtok(buf, "\n"), *app = strtok(NULL, "\n"), *chan = strtok(NULL, "\n");
-	char *user = strtok(NULL, "\n");
+	char *save = NULL, *kind = strtok_r(buf, "\n", &save), *app = strtok_r(NULL, "\n", &save);
+	char *chan = strtok_r(NULL, "\n", &save), *user = strtok_r(NULL, "\n", &save);
 	if (!kind || !app || !chan || !swb_app_token_valid(app, strlen(app)) ||
 	    !swb_channel_name_valid(chan, strlen(chan)))
 		return;
-	if (!strcmp(kind, "occ") && !user) {
-		swb_bridge_occ *o = swb_bridge_state_occ_find(&b->state, app, chan);
-		if (o && o->total)
-			return;
-		const char *args[5] = { b->prefix, b->host_id, app, chan, "0" };
-		size_t lens[5] = { strlen(b->prefix), strlen(b->host_id), strlen(app), strlen(chan), 1 };
-		if (swb_bridge_script_run(b, SWB_SCRIPT_OCC_SET, 5, args, lens, reconcile_noop, NULL) == 0)
-			b->cnt.reconciled++;
-	} else if (!strcmp(kind, "pres") && user && swb_bridge_user_id_valid(user, strlen(user))) {
-		swb_bridge_pchan *pc = swb_bridge_state_pchan_find(&b->state, app, chan);
-		if (swb_bridge_state_user_find(pc, user))
-			return;
-		const char *args[5] = { b->prefix, b->host_id, app, chan, user };
-		size_t lens[5] = { strlen(b->prefix), strlen(b->host_id), strlen(app), strlen(chan), strlen(user) };
-		if (swb_bridge_script_run(b, SWB_SCRIPT_PRES_LEAVE, 5, args, lens, reconcile_noop, NULL) == 0)
-			b->cnt.reconciled++;
-	}
+	int rc = -1;
+	if (!strcmp(kind, "occ") && !user)
+		rc = swb_bridge_occ_stale(b, app, chan);
+	else if (!strcmp(kind, "pres") && user && swb_bridge_user_id_valid(user, strlen(user)))
+		rc = swb_bridge_presence_stale(b, app, chan, user);
+	if (rc == 0)
+		b->cnt.reconciled++;
 }
 
 static void on_hostkeys_reply(redisAsyncContext *ac, void *reply, void *privdata)

@@ -23,6 +23,7 @@ typedef struct swb_bridge_occ_call {
 	char app[SWB_APP_ID_MAX + 1];
 	char chan[SWB_CHANNEL_NAME_MAX + 1];
 	uint64_t value;
+	bool stale; /* reconcile: no state entry behind it */
 } swb_bridge_occ_call;
 
 static bool names_ok(const char *app, const char *chan)
@@ -71,7 +72,7 @@ static void on_occ_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		b->cnt.script_errors++;
 		r = NULL; /* treat like a failure: re-applied after a reconnect */
 	}
-	swb_bridge_occ *o = swb_bridge_state_occ_find(&b->state, c->app, c->chan);
+	swb_bridge_occ *o = c->stale ? NULL : swb_bridge_state_occ_find(&b->state, c->app, c->chan);
 	if (o) {
 		o->inflight = false;
 		if (r)
@@ -135,6 +136,26 @@ void swb_bridge_occ_changed(swb_bridge *b, swb_bridge_occ *o)
 		occ_send(b, o);
 	if (!o->inflight && o->total == 0)
 		swb_bridge_state_occ_release(&b->state, o); /* Redis down: reconcile cleans up */
+}
+
+int swb_bridge_occ_stale(swb_bridge *b, const char *app, const char *chan)
+{
+	swb_bridge_occ *o = swb_bridge_state_occ_find(&b->state, app, chan);
+	if (o && (o->total || o->inflight))
+		return -1; /* memory backs it, or a call for it is in flight */
+	swb_bridge_occ_call *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -1;
+	*c = (swb_bridge_occ_call){ .b = b, .stale = true };
+	snprintf(c->app, sizeof(c->app), "%s", app);
+	snprintf(c->chan, sizeof(c->chan), "%s", chan);
+	const char *args[5] = { b->prefix, b->host_id, c->app, c->chan, "0" };
+	size_t lens[5] = { strlen(b->prefix), strlen(b->host_id), strlen(c->app), strlen(c->chan), 1 };
+	if (swb_bridge_script_run(b, SWB_SCRIPT_OCC_SET, 5, args, lens, on_occ_reply, c) < 0) {
+		free(c);
+		return -1;
+	}
+	return 0;
 }
 
 void swb_bridge_occ_reapply(swb_bridge *b)

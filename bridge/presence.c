@@ -332,6 +332,14 @@ static void user_gone(swb_bridge *b, const char *app, const char *chan, const ch
 		call_free(c); /* Redis down: the reconcile after the reconnect removes it */
 }
 
+int swb_bridge_presence_stale(swb_bridge *b, const char *app, const char *chan, const char *user)
+{
+	if (swb_bridge_state_user_find(swb_bridge_state_pchan_find(&b->state, app, chan), user))
+		return -1; /* still present on this host */
+	user_gone(b, app, chan, user);
+	return 0;
+}
+
 void swb_bridge_presence_leave(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceLeave *l)
 {
 	if (!l->app_id || !l->channel || !l->user_id || !l->socket_id) {
