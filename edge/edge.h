@@ -52,6 +52,7 @@ typedef struct swb_edge_user swb_edge_user;
 typedef struct swb_edge_cache_req swb_edge_cache_req;
 typedef struct swb_edge_count_dirty swb_edge_count_dirty;
 typedef struct swb_edge_webhooks swb_edge_webhooks;
+typedef struct swb_edge_replay swb_edge_replay;
 
 enum swb_edge_live_list { SWB_EDGE_LIVE_NONE = 0, SWB_EDGE_LIVE_ACTIVE, SWB_EDGE_LIVE_PINGED };
 
@@ -128,6 +129,7 @@ typedef struct swb_edge {
 	swb_edge_link *link;
 	swb_edge_http *pending;      /* uthash: request_id -> waiting request */
 	swb_edge_pres *pres_pending; /* uthash: request_id -> presence join awaiting PresenceJoined */
+	swb_edge_replay *replay;     /* presence replay in progress (presence.c) */
 	swb_edge_user *users;        /* uthash: "app\0user" -> signed-in connections */
 	swb_edge_cache_req *cache_pending; /* uthash: request_id -> CacheGet */
 	uint32_t cache_pending_n;

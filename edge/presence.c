@@ -4,13 +4,18 @@
  * back, and only then indexed and answered. Unsubscribe or close of a
  * joined subscription sends PresenceLeave; while pending it is marked
  * cancelled and the leave follows the (ok) answer, so no membership leaks.
- * On every bridge (re)connect the joined subscriptions are replayed.
+ * On every bridge (re)connect the joined subscriptions are replayed,
+ * paced: a snapshot of (socket id, channel) is sent with at most
+ * REPLAY_WINDOW joins unanswered, so a big edge does not flood the bridge
+ * (each answer carries the whole member list). Replay answers are only
+ * counted, never shown to clients.
  *
  * Ownership: each swb_edge_pres is owned by its connection's list
  * (conn->pres) while the connection lives; a pending entry is also listed
  * in swb_edge.pres_pending. An entry whose connection closed while pending
  * is owned by pres_pending alone and freed on answer, timeout or link
- * loss. */
+ * loss. The replay snapshot and its set of outstanding request ids are
+ * owned by swb_edge.replay and dropped when the link goes down. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +26,27 @@
 #include "util.h"
 
 enum { PRES_PENDING = 0, PRES_JOINED };
+
+#define REPLAY_WINDOW 64            /* replayed joins awaiting an answer */
+#define REPLAY_STALL_MS 5000        /* give up waiting for those answers */
+
+typedef struct replay_item {
+	char sid[32];
+	char *channel;                /* owned */
+} replay_item;
+
+typedef struct replay_id {
+	UT_hash_handle hh;
+	uint64_t request_id;
+} replay_id;
+
+struct swb_edge_replay {
+	replay_item *items;           /* owned */
+	size_t n, next;
+	replay_id *outstanding;       /* uthash, at most REPLAY_WINDOW */
+	uint32_t n_out;
+	uint64_t progress_ms;         /* last send or answer */
+};
 
 struct swb_edge_pres {
 	swb_edge_pres *next;          /* in conn->pres */
@@ -34,6 +60,10 @@ struct swb_edge_pres {
 	char sid[32];
 	UT_hash_handle hh;
 };
+
+static void replay_free(swb_edge *e);
+static void replay_pump(swb_edge *e);
+static bool replay_answered(swb_edge *e, uint64_t request_id);
 
 static void pres_free(swb_edge_pres *p)
 {
@@ -66,7 +96,7 @@ static void drop_pending(swb_edge *e, swb_edge_pres *p)
 	}
 }
 
-static int send_join(swb_edge *e, const swb_edge_pres *p, uint64_t request_id, uint32_t max_members)
+static int send_join(swb_edge *e, const swb_edge_pres *p, uint64_t request_id, uint32_t max_members, bool replay)
 {
 	Swb__PresenceJoin j = SWB__PRESENCE_JOIN__INIT;
 	j.request_id = request_id;
@@ -79,6 +109,7 @@ static int send_join(swb_edge *e, const swb_edge_pres *p, uint64_t request_id, u
 	}
 	j.socket_id = (char *)p->sid;
 	j.max_members = max_members;
+	j.replay = replay;
 	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
 	m.body_case = SWB__EDGE_MSG__BODY_PRESENCE_JOIN;
 	m.presence_join = &j;
@@ -113,7 +144,7 @@ int swb_edge_presence_join(swb_edge *e, swb_edge_conn *c, const char *channel, c
 	p->user_info = user_info;
 	snprintf(p->sid, sizeof(p->sid), "%s", c->socket_id);
 	p->request_id = swb_edge_next_request_id(e);
-	if (send_join(e, p, p->request_id, c->app->presence_max_members) < 0) {
+	if (send_join(e, p, p->request_id, c->app->presence_max_members, false) < 0) {
 		pres_free(p);
 		return -1;
 	}
@@ -208,9 +239,8 @@ void swb_edge_presence_on_joined(swb_edge *e, uint64_t request_id, bool ok, cons
 	swb_edge_pres *p = NULL;
 	HASH_FIND(hh, e->pres_pending, &request_id, sizeof(request_id), p);
 	if (!p) {
-		if (!ok)
-			swb_info("presence join %llu (replay or late) refused: %s", (unsigned long long)request_id,
-				 error ? error : "");
+		if (replay_answered(e, request_id) && !ok)
+			swb_info("replayed presence join refused by the bridge: %s", error ? error : "");
 		return;
 	}
 	drop_pending(e, p);
@@ -253,6 +283,7 @@ static void abandon(swb_edge *e, swb_edge_pres *p, const char *why)
 void swb_edge_presence_link_down(swb_edge *e)
 {
 	swb_edge_pres *p, *tmp;
+	replay_free(e);
 	HASH_ITER(hh, e->pres_pending, p, tmp)
 		abandon(e, p, "the server lost its cluster link, try again");
 }
@@ -260,6 +291,16 @@ void swb_edge_presence_link_down(swb_edge *e)
 void swb_edge_presence_tick(swb_edge *e, uint64_t now)
 {
 	swb_edge_pres *p, *tmp;
+	if (e->replay && e->replay->n_out && now - e->replay->progress_ms > REPLAY_STALL_MS) {
+		swb_warn("presence replay: %u answers missing after %d ms, going on", e->replay->n_out, REPLAY_STALL_MS);
+		replay_id *id, *t2;
+		HASH_ITER(hh, e->replay->outstanding, id, t2) {
+			HASH_DEL(e->replay->outstanding, id);
+			free(id);
+		}
+		e->replay->n_out = 0;
+		replay_pump(e);
+	}
 	HASH_ITER(hh, e->pres_pending, p, tmp) {
 		if (now < p->deadline_ms)
 			continue;
@@ -269,24 +310,94 @@ void swb_edge_presence_tick(swb_edge *e, uint64_t now)
 	}
 }
 
+static void replay_free(swb_edge *e)
+{
+	swb_edge_replay *r = e->replay;
+	if (!r)
+		return;
+	replay_id *id, *tmp;
+	HASH_ITER(hh, r->outstanding, id, tmp) {
+		HASH_DEL(r->outstanding, id);
+		free(id);
+	}
+	for (size_t i = 0; i < r->n; i++)
+		free(r->items[i].channel);
+	free(r->items);
+	free(r);
+	e->replay = NULL;
+}
+
+/* Send snapshot entries (still joined) until the window is full. */
+static void replay_pump(swb_edge *e)
+{
+	swb_edge_replay *r = e->replay;
+	while (r && r->n_out < REPLAY_WINDOW && r->next < r->n) {
+		replay_item *it = &r->items[r->next++];
+		swb_edge_conn *c = swb_edge_conn_by_socket_id(e, it->sid, strlen(it->sid));
+		swb_edge_pres *p = c ? find(c, it->channel) : NULL;
+		replay_id *id = p && p->state == PRES_JOINED ? calloc(1, sizeof(*id)) : NULL;
+		if (!id)
+			continue;
+		id->request_id = swb_edge_next_request_id(e);
+		if (send_join(e, p, id->request_id, c->app->presence_max_members, true) < 0) {
+			free(id);
+			continue;
+		}
+		HASH_ADD(hh, r->outstanding, request_id, sizeof(id->request_id), id);
+		r->n_out++;
+		r->progress_ms = swb_mono_ms();
+	}
+	if (r && r->next == r->n && r->n_out == 0) {
+		swb_info("bridge link up: replayed %zu presence subscriptions", r->n);
+		replay_free(e);
+	}
+}
+
+/* An answer nobody waits for: a replay's (advance the window) or late. */
+static bool replay_answered(swb_edge *e, uint64_t request_id)
+{
+	replay_id *id = NULL;
+	if (e->replay)
+		HASH_FIND(hh, e->replay->outstanding, &request_id, sizeof(request_id), id);
+	if (!id)
+		return false;
+	HASH_DEL(e->replay->outstanding, id);
+	free(id);
+	e->replay->n_out--;
+	e->replay->progress_ms = swb_mono_ms();
+	replay_pump(e);
+	return true;
+}
+
 void swb_edge_presence_replay(swb_edge *e)
 {
-	size_t n = 0;
+	size_t n = 0, i = 0;
 	swb_edge_conn *c, *tmp;
+	replay_free(e);
+	HASH_ITER(hh, e->by_sid, c, tmp)
+		for (swb_edge_pres *p = c->pres; p; p = p->next)
+			n += p->state == PRES_JOINED;
+	swb_edge_replay *r = n ? calloc(1, sizeof(*r)) : NULL;
+	if (!r || !(r->items = calloc(n, sizeof(*r->items)))) {
+		free(r);
+		return;
+	}
 	HASH_ITER(hh, e->by_sid, c, tmp) {
-		for (swb_edge_pres *p = c->pres; p; p = p->next) {
-			if (p->state != PRES_JOINED)
+		for (swb_edge_pres *p = c->pres; p && i < n; p = p->next) {
+			if (p->state != PRES_JOINED || !(r->items[i].channel = strdup(p->channel)))
 				continue;
-			send_join(e, p, swb_edge_next_request_id(e), c->app->presence_max_members);
-			n++;
+			snprintf(r->items[i].sid, sizeof(r->items[i].sid), "%s", c->socket_id);
+			i++;
 		}
 	}
-	if (n)
-		swb_info("bridge link up: replayed %zu presence subscriptions", n);
+	r->n = i;
+	e->replay = r;
+	replay_pump(e);
 }
 
 void swb_edge_presence_fini(swb_edge *e)
 {
+	replay_free(e);
 	swb_edge_pres *p, *tmp;
 	HASH_ITER(hh, e->pres_pending, p, tmp) {
 		drop_pending(e, p);
