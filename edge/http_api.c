@@ -396,6 +396,21 @@ static int push_item(swb_edge_api_publish *p, const char *ch, const char *ev, co
 
 #define FAIL(code, ...) do { snprintf(err, errlen, __VA_ARGS__); rc = (code); goto out; } while (0)
 
+/* The optional "info" of an event object: user_count, subscription_count. */
+static int body_info(const cJSON *o, unsigned *mask, char *err, size_t errlen)
+{
+	const cJSON *info = cJSON_GetObjectItemCaseSensitive(o, "info");
+	*mask = 0;
+	if (!info || cJSON_IsNull(info))
+		return 200;
+	if (!cJSON_IsString(info)) {
+		snprintf(err, errlen, "info must be a string");
+		return 400;
+	}
+	return swb_edge_api_info_parse(info->valuestring, strlen(info->valuestring),
+				       SWB_EDGE_INFO_USER_COUNT | SWB_EDGE_INFO_SUBSCRIPTION_COUNT, mask, err, errlen);
+}
+
 /* One event object (the /events body or one batch item) into p. */
 static int parse_event(const cJSON *o, bool batch, swb_edge_api_publish *p, char *err, size_t errlen)
 {
@@ -425,17 +440,9 @@ static int parse_event(const cJSON *o, bool batch, swb_edge_api_publish *p, char
 	    (!cJSON_IsString(sid) || !swb_socket_id_valid(sid->valuestring, strlen(sid->valuestring))))
 		FAIL(400, "Invalid socket_id");
 	const char *sids = cJSON_IsString(sid) ? sid->valuestring : NULL;
-	const cJSON *info = cJSON_GetObjectItemCaseSensitive(o, "info");
 	unsigned mask = 0;
-	if (info && !cJSON_IsNull(info) &&
-	    (!cJSON_IsString(info) ||
-	     swb_edge_api_info_parse(info->valuestring, strlen(info->valuestring),
-				     SWB_EDGE_INFO_USER_COUNT | SWB_EDGE_INFO_SUBSCRIPTION_COUNT, &mask, err, errlen) != 200)) {
-		rc = 400;
-		if (!cJSON_IsString(info))
-			snprintf(err, errlen, "info must be a string");
+	if ((rc = body_info(o, &mask, err, errlen)) != 200)
 		goto out;
-	}
 	if (chans) {
 		int nc = cJSON_GetArraySize(chans);
 		if (!cJSON_IsArray(chans) || nc < 1 || nc > SWB_EDGE_API_MAX_CHANNELS)
