@@ -8,7 +8,8 @@
  *   other host's observers see no member_removed / member_added for them,
  *   and the queries stay right.
  * - Redis restarted (state lost): the bridges re-apply their hosts' state,
- *   so the queries become right again and presence keeps working.
+ *   so the queries become right again and presence keeps working, without
+ *   announcing the members that never left a second time.
  * Bridges run with --host-ttl 30 (the default) here: nothing in this file
  * may be the TTL sweep's doing. */
 
@@ -16,6 +17,7 @@ const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { Cluster, uniqueId, waitFor } = require('../lib/cluster');
 const { subscribeAuthed, sdk } = require('../lib/backend');
+const { WebhookSink } = require('../lib/webhooks');
 
 const c = new Cluster('state_faults', { ownRedis: true });
 const BRIDGE_ARGS = ['--host-ttl', '30', '--heartbeat', '1'];
@@ -23,15 +25,30 @@ let hostA;
 let edgeA1;
 let edgeA2;
 let edgeB;
+let sink;
 
 before(async () => {
+  sink = await new WebhookSink([c.app]).listen();
+  c.track({ destroy: () => sink.close() });
+  const file = c.writeAppsFile([{ ...c.app, webhooks: [{ url: sink.url, events: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'] }] }]);
   await c.startRedis();
   hostA = await c.addHost('a', { bridgeArgs: BRIDGE_ARGS });
   const b = await c.addHost('b', { bridgeArgs: BRIDGE_ARGS });
-  edgeA1 = await c.addEdge(hostA);
-  edgeA2 = await c.addEdge(hostA);
-  edgeB = await c.addEdge(b);
+  edgeA1 = await c.addEdge(hostA, { appsFile: file });
+  edgeA2 = await c.addEdge(hostA, { appsFile: file });
+  edgeB = await c.addEdge(b, { appsFile: file });
 });
+
+/* Webhook fence: a fresh channel occupied through host B, then through
+ * host A; once both webhooks are in, earlier ones from either host are too. */
+async function hookFence() {
+  for (const e of [edgeB, edgeA1]) {
+    const ch = uniqueId('hook-fence');
+    const cl = await c.connect(e, { name: `hook-fence@${e.name}` });
+    await cl.subscribe(ch);
+    await sink.waitDelivered({ name: 'channel_occupied', channel: ch }, { timeout: 15000 });
+  }
+}
 
 after(() => c.stop());
 
@@ -75,6 +92,11 @@ c.test('an edge killed with -9 (its bridge alive): its members and subscriptions
   assert.equal(removedFor(obs, ch, 'gone1'), 1);
   assert.equal(removedFor(obs, ch, 'gone2'), 1);
   assert.equal(removedFor(obs, ch, 'stays'), 0);
+  await sink.waitDelivered({ name: 'member_removed', channel: ch, user_id: 'gone1' });
+  await sink.waitDelivered({ name: 'member_removed', channel: ch, user_id: 'gone2' });
+  await hookFence();
+  assert.equal(sink.delivered({ name: 'member_removed', channel: ch, user_id: 'gone1' }).length, 1);
+  assert.equal(sink.delivered({ name: 'member_removed', channel: ch, user_id: 'stays' }).length, 0);
 });
 
 c.test('a bridge restarted with the same host id: its members stay, nobody sees them leave or rejoin', async () => {
@@ -106,6 +128,14 @@ c.test('a bridge restarted with the same host id: its members stay, nobody sees 
   assert.equal(removedFor(obs, ch, 'a-user'), 0, 'member_removed for a member whose host only restarted its bridge');
   assert.equal(addedFor(obs, ch, 'a-user'), 1, 'a second member_added after the bridge restart');
   assert.deepEqual(await users(edgeA1, ch), ['a-user', 'obs']);
+  /* No webhook saw anything happen either. */
+  await hookFence();
+  const hooks = (match) => sink.delivered(match).length;
+  assert.equal(hooks({ name: 'member_added', channel: ch, user_id: 'a-user' }), 1, sink.summary());
+  assert.equal(hooks({ name: 'member_removed', channel: ch, user_id: 'a-user' }), 0, sink.summary());
+  assert.equal(hooks({ name: 'channel_occupied', channel: pub }), 1, sink.summary());
+  assert.equal(hooks({ name: 'channel_vacated', channel: pub }), 0, sink.summary());
+  assert.equal(hooks({ name: 'channel_vacated', channel: ch }), 0, sink.summary());
 });
 
 c.test('Redis restarted (state lost): the bridges re-apply it; queries and presence work again', async () => {
@@ -129,4 +159,14 @@ c.test('Redis restarted (state lost): the bridges re-apply it; queries and prese
   late.unsubscribe(ch);
   await obs.waitMessage((m) => m.event === 'pusher_internal:member_removed' && JSON.parse(m.data).user_id === 'late',
     { what: 'member_removed after the Redis restart', timeout: 15000 });
+  /* Nobody joined or left because Redis restarted: re-applying the state
+   * must not announce r-user (or obs) again, neither to the channel (an
+   * Echo app would run its joining() callback twice) nor to the webhook. */
+  await fence(obs, ch);
+  await hookFence();
+  assert.equal(addedFor(obs, ch, 'r-user'), 1,
+    `pusher_internal:member_added frames for r-user on obs: ${JSON.stringify(obs.framesOf('pusher_internal:member_added', ch))}`);
+  assert.equal(sink.delivered({ name: 'member_added', channel: ch, user_id: 'r-user' }).length, 1,
+    `member_added webhooks: ${JSON.stringify(sink.delivered({ name: 'member_added', channel: ch }))}`);
+  assert.equal(sink.delivered({ name: 'member_added', channel: ch, user_id: 'obs' }).length, 1);
 });
