@@ -264,12 +264,42 @@ static void join_local(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceJoin 
 	free(kv);
 }
 
+/* A join the edge re-sends after a bridge (re)connect (PresenceJoin.replay):
+ * the client is subscribed already, so it is recorded whatever Redis'
+ * state (memory is the truth; re-applied when the cmd connection comes
+ * up), never refused for the member limit, answered at once without
+ * members_json, and causes no member_added unless Redis lost the member. */
+static void join_replay(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceJoin *j)
+{
+	const char *info = (const char *)j->user_info.data;
+	int r = swb_bridge_state_join(&b->state, j->app_id, j->channel, j->user_id, info, j->user_info.len,
+				      pipe_id, j->socket_id);
+	if (r == SWB_JOIN_ERR) {
+		b->cnt.state_refused++;
+		answer(b, pipe_id, j->request_id, "presence limit reached on this host", NULL);
+		return;
+	}
+	answer(b, pipe_id, j->request_id, NULL, NULL);
+	if (r != SWB_JOIN_FIRST || b->url.none || !swb_bridge_redis_cmd_up(b))
+		return;
+	swb_bridge_pres_call *c = call_new(b, 0, 0, j->app_id, j->channel, j->user_id, j->socket_id);
+	if (!c)
+		return;
+	c->reapply = true;
+	if (run_join(b, c, info, j->user_info.len, UINT32_MAX) < 0)
+		call_free(c); /* re-applied when the cmd connection is back */
+}
+
 void swb_bridge_presence_join(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceJoin *j)
 {
 	b->cnt.presence_joins++;
 	if (!join_valid(j)) {
 		b->cnt.edge_bad_name++;
 		answer(b, pipe_id, j->request_id, "invalid presence join", NULL);
+		return;
+	}
+	if (j->replay) {
+		join_replay(b, pipe_id, j);
 		return;
 	}
 	if (!b->url.none && !swb_bridge_redis_cmd_up(b)) {
