@@ -142,7 +142,13 @@ c.test('Redis restarted (state lost): the bridges re-apply it; queries and prese
   const ch = `presence-${uniqueId('redis')}`;
   const obs = await member(edgeB, ch, 'obs');
   await member(edgeA1, ch, 'r-user');
+  const pubR = uniqueId('redis-pub');
+  const cr = await c.connect(edgeA1, { name: 'pub-redis@A' });
+  await cr.subscribe(pubR);
   await waitFor(async () => (await users(edgeB, ch)).join() === 'obs,r-user', { what: 'both members' });
+  await waitFor(async () => (await counts(edgeB, ch)).subscription_count === 2, { what: 'counts in Redis' });
+  await sink.waitDelivered({ name: 'channel_occupied', channel: pubR });
+  await sink.waitDelivered({ name: 'member_added', channel: ch, user_id: 'r-user' });
   await c.restartRedis();
   for (const h of Object.values(c.hosts)) await c.waitBridgeReady(h, { timeout: 20000 });
   for (const e of [edgeA1, edgeB]) {
@@ -164,9 +170,17 @@ c.test('Redis restarted (state lost): the bridges re-apply it; queries and prese
    * Echo app would run its joining() callback twice) nor to the webhook. */
   await fence(obs, ch);
   await hookFence();
-  assert.equal(addedFor(obs, ch, 'r-user'), 1,
-    `pusher_internal:member_added frames for r-user on obs: ${JSON.stringify(obs.framesOf('pusher_internal:member_added', ch))}`);
-  assert.equal(sink.delivered({ name: 'member_added', channel: ch, user_id: 'r-user' }).length, 1,
-    `member_added webhooks: ${JSON.stringify(sink.delivered({ name: 'member_added', channel: ch }))}`);
-  assert.equal(sink.delivered({ name: 'member_added', channel: ch, user_id: 'obs' }).length, 1);
+  const problems = [];
+  if (addedFor(obs, ch, 'r-user') !== 1) {
+    problems.push(`pusher_internal:member_added frames for r-user on obs: ${JSON.stringify(obs.framesOf('pusher_internal:member_added', ch))}`);
+  }
+  for (const u of ['r-user', 'obs']) {
+    const n = sink.delivered({ name: 'member_added', channel: ch, user_id: u }).length;
+    if (n !== 1) problems.push(`${n} member_added webhooks for ${u}`);
+  }
+  for (const x of [ch, pubR]) {
+    const n = sink.delivered({ name: 'channel_occupied', channel: x }).length;
+    if (n !== 1) problems.push(`${n} channel_occupied webhooks for ${x} (occupied throughout)`);
+  }
+  assert.deepEqual(problems, [], `webhooks for ${ch}/${pubR}: ${JSON.stringify(sink.delivered({ channel: ch }).concat(sink.delivered({ channel: pubR })))}`);
 });
