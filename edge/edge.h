@@ -203,8 +203,12 @@ bool swb_edge_pusher_is_subscribed(swb_edge *e, swb_edge_conn *c, const char *na
 /* Send a PresenceJoin for c (user_id, user_info owned and taken over).
  * 0, or -1 (not sent; strings freed). */
 int swb_edge_presence_join(swb_edge *e, swb_edge_conn *c, const char *channel, char *user_id, char *user_info);
-/* A join for this channel is still unanswered. */
+/* A (not cancelled) join for this channel is still unanswered. */
 bool swb_edge_presence_pending(const swb_edge_conn *c, const char *channel);
+/* Subscribe again while an unsubscribed join is still unanswered: 1 =
+ * the pending join is wanted again (same user), -1 = a different user
+ * (refuse), 0 = nothing pending. */
+int swb_edge_presence_revive(swb_edge_conn *c, const char *channel, const char *user_id);
 uint32_t swb_edge_presence_pending_count(const swb_edge_conn *c);
 /* user_id of c's joined presence subscription to channel, or NULL. */
 const char *swb_edge_presence_user(const swb_edge_conn *c, const char *channel);

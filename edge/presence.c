@@ -169,7 +169,18 @@ static swb_edge_pres *find(const swb_edge_conn *c, const char *channel)
 bool swb_edge_presence_pending(const swb_edge_conn *c, const char *channel)
 {
 	const swb_edge_pres *p = find(c, channel);
-	return p && p->state == PRES_PENDING;
+	return p && p->state == PRES_PENDING && !p->cancelled;
+}
+
+int swb_edge_presence_revive(swb_edge_conn *c, const char *channel, const char *user_id)
+{
+	swb_edge_pres *p = find(c, channel);
+	if (!p || p->state != PRES_PENDING || !p->cancelled)
+		return 0;
+	if (strcmp(p->user_id, user_id) != 0)
+		return -1;
+	p->cancelled = false;
+	return 1;
 }
 
 uint32_t swb_edge_presence_pending_count(const swb_edge_conn *c)
@@ -187,14 +198,18 @@ const char *swb_edge_presence_user(const swb_edge_conn *c, const char *channel)
 }
 
 /* End one of c's entries: a joined one leaves now; a pending one is
- * detached and cancelled, and left when its answer comes. */
-static void end_entry(swb_edge *e, swb_edge_pres *p)
+ * cancelled and left when its answer comes (it stays on a live
+ * connection's list, so a quick re-subscribe can revive it instead of
+ * racing a second join against the first one's leave). */
+static void end_entry(swb_edge *e, swb_edge_pres *p, bool closing)
 {
-	unlink_conn(p);
 	if (p->state == PRES_PENDING) {
 		p->cancelled = true;
+		if (closing)
+			unlink_conn(p);
 		return;
 	}
+	unlink_conn(p);
 	send_leave(e, p);
 	pres_free(p);
 }
@@ -204,14 +219,14 @@ bool swb_edge_presence_unsubscribe(swb_edge *e, swb_edge_conn *c, const char *ch
 	swb_edge_pres *p = find(c, channel);
 	if (!p)
 		return false;
-	end_entry(e, p);
+	end_entry(e, p, false);
 	return true;
 }
 
 void swb_edge_presence_conn_closed(swb_edge *e, swb_edge_conn *c)
 {
 	while (c->pres)
-		end_entry(e, c->pres);
+		end_entry(e, c->pres, true);
 }
 
 /* A successful answer for a live, wanted subscription. */

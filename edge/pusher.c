@@ -193,7 +193,13 @@ static void subscribe_presence(swb_edge *e, swb_edge_conn *c, const char *name, 
 		return;
 	}
 	static const char down[] = "Presence channels are unavailable: the server is not connected to its cluster, try again";
-	if (!swb_edge_link_ready(e)) {
+	int revived = swb_edge_presence_revive(c, name, uid);
+	if (revived) {
+		free(uid);
+		free(info);
+		if (revived < 0)
+			send_error(e, c, "Previous subscription with another user_id still in progress, try again", -1);
+	} else if (!swb_edge_link_ready(e)) {
 		free(uid);
 		free(info);
 		e->st.presence_join_fail++;
