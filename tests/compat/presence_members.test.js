@@ -22,6 +22,7 @@ let edgeA;
 let edgeB;
 let edgeC;
 let hostC;
+let hostB;
 let sink;
 
 before(async () => {
@@ -31,6 +32,7 @@ before(async () => {
   await c.startRedis();
   const a = await c.addHost('a', { bridgeArgs: BRIDGE_ARGS });
   const b = await c.addHost('b', { bridgeArgs: BRIDGE_ARGS });
+  hostB = b;
   hostC = await c.addHost('c', { bridgeArgs: BRIDGE_ARGS });
   edgeA = await c.addEdge(a, { appsFile: file });
   edgeB = await c.addEdge(b, { appsFile: file });
@@ -222,4 +224,32 @@ c.test(`kill -9 of host C (edge and bridge): its members leave host A's and B's 
   await sink.waitDelivered({ name: 'member_added', channel: ch, user_id: 'late' });
   assert.equal(sink.delivered({ name: 'member_removed', channel: ch, user_id: 'c1' }).length, 1);
   assert.equal(sink.delivered({ name: 'member_removed', channel: ch, user_id: 'c2' }).length, 1);
+});
+
+c.test('a bridge down longer than the TTL: its host\'s members are swept, and come back with one member_added each when it returns', async () => {
+  const ch = `presence-${uniqueId('back')}`;
+  const obsA = await join(edgeA, 'obs-a', ch);
+  const b1 = await join(edgeB, 'b1', ch);
+  await join(edgeB, 'b2', ch);
+  await waitFor(() => obsA.members(ch).join() === 'b1,b2,obs-a', { what: `obs-a sees b1, b2 (${obsA.members(ch)})` });
+  await c.kill9Bridge(hostB);
+  await waitFor(() => obsA.members(ch).join() === 'obs-a',
+    { timeout: (HOST_TTL + 12) * 1000, what: `b1, b2 swept while host B's bridge is down (${obsA.members(ch)})` });
+  await c.startBridge(hostB);
+  await c.waitEdgeReady(edgeB, { timeout: 15000 });
+  /* The edge replays its joins: the members are back everywhere. */
+  await waitFor(() => obsA.members(ch).join() === 'b1,b2,obs-a',
+    { timeout: 15000, what: `b1, b2 back after host B's bridge returned (${obsA.members(ch)})` });
+  await waitFor(async () => {
+    const r = await sdk(c.app, edgeA).get({ path: `/channels/${ch}/users` });
+    return (await r.json()).users.map((u) => u.id).sort().join() === 'b1,b2,obs-a';
+  }, { what: 'the API lists b1, b2 again' });
+  /* And host B delivers again: b1 sees a new member joining on host A. */
+  await join(edgeA, 'newcomer', ch);
+  await waitFor(() => b1.members(ch).includes('newcomer'), { timeout: 15000, what: `b1 sees newcomer (${b1.members(ch)})` });
+  await fence(ch, [obsA, b1]);
+  for (const u of ['b1', 'b2']) {
+    assert.equal(countOf(obsA.chans[ch].removed, u), 1, `obs-a: member_removed for ${u}`);
+    assert.equal(countOf(obsA.chans[ch].added, u), 2, `obs-a: member_added for ${u} (first join, return)`);
+  }
 });
