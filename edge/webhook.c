@@ -266,40 +266,52 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* A request for one batch (events: comma-separated objects). */
-static void make_req(struct swb_edge_webhooks *w, const swb_edge_app *app, size_t hook, const swb_sbuf *events)
+/* A signed request for one batch (events: comma-separated objects), not
+ * yet queued; NULL on allocation failure. */
+static wh_req *req_new(const swb_edge_app *app, size_t hook, const swb_sbuf *events)
 {
-	swb_edge *e = w->e;
-	static uint64_t dropped;
-	if (w->n_reqs >= SWB_WH_QUEUE_MAX) {
-		e->st.webhooks_dropped++;
-		if (dropped++ % 100 == 0)
-			swb_warn("webhook queue full (%d requests): dropping a batch for app %s (%llu dropped so far)",
-				 SWB_WH_QUEUE_MAX, app->id, (unsigned long long)dropped);
-		return;
-	}
 	swb_sbuf body;
-	swb_sbuf_init(&body);
-	swb_edge_webhook_body(&body, wall_ms(), events->p, events->len);
 	char sig[SWB_SHA256_HEX_LEN + 1], h1[160], h2[100];
 	wh_req *r = calloc(1, sizeof(*r));
-	if (!r || body.oom || swb_edge_webhook_sign(app, body.p, body.len, sig) < 0) {
-		free(r);
-		swb_sbuf_free(&body);
-		e->st.webhooks_dropped++;
-		return;
-	}
+	swb_sbuf_init(&body);
+	swb_edge_webhook_body(&body, wall_ms(), events->p, events->len);
+	if (!r || body.oom || swb_edge_webhook_sign(app, body.p, body.len, sig) < 0)
+		goto fail;
 	snprintf(h1, sizeof(h1), "X-Pusher-Key: %s", app->key);
 	snprintf(h2, sizeof(h2), "X-Pusher-Signature: %s", sig);
-	r->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	r->headers = curl_slist_append(r->headers, h1);
-	r->headers = curl_slist_append(r->headers, h2);
-	r->headers = curl_slist_append(r->headers, "Expect:");
+	const char *hdrs[] = { "Content-Type: application/json", h1, h2, "Expect:" };
+	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		struct curl_slist *l = curl_slist_append(r->headers, hdrs[i]);
+		if (!l)
+			goto fail;
+		r->headers = l;
+	}
 	r->app = app;
 	r->hook = hook;
 	r->body = body.p; /* taken over */
 	r->len = body.len;
 	r->first_ms = r->next_ms = swb_mono_ms();
+	return r;
+fail:
+	if (r)
+		curl_slist_free_all(r->headers);
+	free(r);
+	swb_sbuf_free(&body);
+	return NULL;
+}
+
+/* Queue and start a request for one batch, or drop it (bounded queue). */
+static void make_req(struct swb_edge_webhooks *w, const swb_edge_app *app, size_t hook, const swb_sbuf *events)
+{
+	static uint64_t dropped;
+	wh_req *r = w->n_reqs < SWB_WH_QUEUE_MAX ? req_new(app, hook, events) : NULL;
+	if (!r) {
+		w->e->st.webhooks_dropped++;
+		if (dropped++ % 100 == 0)
+			swb_warn("webhook queue full (%d requests) or out of memory: dropping a batch for app %s (%llu dropped so far)",
+				 SWB_WH_QUEUE_MAX, app->id, (unsigned long long)dropped);
+		return;
+	}
 	r->next = w->head;
 	if (w->head)
 		w->head->prev = r;
