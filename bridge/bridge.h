@@ -162,6 +162,8 @@ typedef struct swb_bridge {
 	bool settled;         /* edges had their time to replay */
 	bool redis_cmd_was_up;
 	bool hb_fresh;        /* the next heartbeat reply is the one sent on cmd up */
+	char redis_epoch[40]; /* P:epoch as last seen: changes when Redis lost its data */
+	char epoch_try[40];   /* the value this bridge proposed on the last connect */
 	uint64_t wh_rr;       /* webhook round-robin */
 	size_t req_inflight;  /* presence / query / cache calls awaiting Redis */
 	bool sweep_inflight, hb_inflight;
@@ -219,7 +221,8 @@ size_t swb_bridge_redis_subscribed(const swb_bridge *b);
 /* occupancy.c: ChannelCounts -> host totals -> occ_set */
 void swb_bridge_occ_counts(swb_bridge *b, uint32_t pipe_id, const struct Swb__ChannelCounts *c);
 void swb_bridge_occ_changed(swb_bridge *b, swb_bridge_occ *o); /* host total changed */
-void swb_bridge_occ_reapply(swb_bridge *b);                    /* after a reconnect */
+/* after a reconnect; silent: Redis lost its data, no webhooks */
+void swb_bridge_occ_reapply(swb_bridge *b, bool silent);
 /* Reconcile: this host's Redis count for (app, chan) is not backed by
  * memory: set it to 0 (webhook on a transition). -1 if memory backs it. */
 int swb_bridge_occ_stale(swb_bridge *b, const char *app, const char *chan);
@@ -229,7 +232,7 @@ void swb_bridge_presence_join(swb_bridge *b, uint32_t pipe_id, const struct Swb_
 void swb_bridge_presence_leave(swb_bridge *b, uint32_t pipe_id, const struct Swb__PresenceLeave *l);
 /* u's last connection on this host is gone (u is freed after the call) */
 void swb_bridge_presence_user_left(swb_bridge *b, swb_bridge_pchan *pc, swb_bridge_puser *u);
-void swb_bridge_presence_reapply(swb_bridge *b);
+void swb_bridge_presence_reapply(swb_bridge *b, bool silent);
 /* Reconcile: user is registered in Redis for this host but not in
  * memory: pres_leave (member_removed + webhook). -1 if still present. */
 int swb_bridge_presence_stale(swb_bridge *b, const char *app, const char *chan, const char *user);

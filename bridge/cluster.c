@@ -6,6 +6,8 @@
  *   is re-applied (the scripts are idempotent per host).
  * - Sweep: every min(2 s, heartbeat), the sweep script removes hosts whose
  *   expiry passed; the transitions it returns become webhooks here.
+ * - Epoch: on every cmd connect, SET P:epoch NX GET tells whether Redis
+ *   lost its data since last time; if so the re-apply is silent.
  * - Reconcile: after a (re)start, once the edges had time to replay (2 s
  *   after the first edge's Hello, at the latest SETTLE_FALLBACK_MS after
  *   start), and after every cmd reconnect: SMEMBERS P:host:H:keys, and
@@ -173,8 +175,8 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *privdat
 	b->hb_fresh = false;
 	if (r->integer == 1 && !fresh && (b->state.occ || b->state.pres)) {
 		swb_warn("this host was missing from %s:hosts (swept?): re-applying its state", b->prefix);
-		swb_bridge_occ_reapply(b);
-		swb_bridge_presence_reapply(b);
+		swb_bridge_occ_reapply(b, false);
+		swb_bridge_presence_reapply(b, false);
 	}
 }
 
@@ -308,18 +310,57 @@ void swb_bridge_cluster_edge_up(swb_bridge *b)
 	uv_timer_start(&b->settle_timer, on_settle_timer, SETTLE_MS, 0);
 }
 
-void swb_bridge_cluster_cmd_up(swb_bridge *b)
+/* Re-apply everything in memory, then reconcile what left meanwhile. */
+static void reapply(swb_bridge *b, bool lost)
 {
-	swb_bridge_scripts_load(b);
-	heartbeat(b);
-	b->hb_fresh = true;
-	swb_bridge_occ_reapply(b);
-	swb_bridge_presence_reapply(b);
+	if (lost)
+		swb_warn("redis lost its data (%s:epoch changed): re-applying this host's state without webhooks",
+			 b->prefix);
+	swb_bridge_occ_reapply(b, lost);
+	swb_bridge_presence_reapply(b, lost);
 	if (b->redis_cmd_was_up)
 		b->reconcile_due = true; /* what left during the outage */
 	b->redis_cmd_was_up = true;
 	if (b->settled)
 		reconcile(b);
+}
+
+/* SET P:epoch <ours> NX GET: the value Redis keeps for as long as it keeps
+ * its data. Another value than last time = the data was lost (restart
+ * without persistence, FLUSHALL): the re-apply then rebuilds state nobody
+ * saw go, so it emits no webhooks and publishes no member_added. */
+static void on_epoch_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	swb_bridge *b = privdata;
+	redisReply *r = reply;
+	if (!r)
+		return; /* lost again: the next cmd_up starts over */
+	const char *now = "";
+	if (r->type == REDIS_REPLY_NIL)
+		now = b->epoch_try;
+	else if (swb_bridge_reply_is_str(r) && r->str && r->len < sizeof(b->redis_epoch))
+		now = r->str;
+	else
+		b->cnt.script_errors++; /* e.g. a Redis without SET NX GET: never silent */
+	bool lost = *now && b->redis_epoch[0] && strcmp(now, b->redis_epoch) != 0;
+	if (*now)
+		snprintf(b->redis_epoch, sizeof(b->redis_epoch), "%s", now);
+	reapply(b, lost);
+}
+
+void swb_bridge_cluster_cmd_up(swb_bridge *b)
+{
+	swb_bridge_scripts_load(b);
+	heartbeat(b);
+	b->hb_fresh = true;
+	char key[128];
+	snprintf(key, sizeof(key), "%s:epoch", b->prefix);
+	snprintf(b->epoch_try, sizeof(b->epoch_try), "%08x%08x%012llx", (unsigned)rand(), (unsigned)rand(),
+		 (unsigned long long)wall_ms());
+	const char *argv[5] = { "SET", key, b->epoch_try, "NX", "GET" };
+	size_t lens[5] = { 3, strlen(key), strlen(b->epoch_try), 2, 3 };
+	if (redisAsyncCommandArgv(b->cmd.ac, on_epoch_reply, b, 5, argv, lens) != REDIS_OK)
+		reapply(b, false);
 }
 
 static void gone_occ_changed(void *ctx, swb_bridge_occ *o)

@@ -3,7 +3,8 @@
  * change of a host total this module runs occ_set, coalesced: at most one
  * occ_set per channel in flight, and when it replies the latest total is
  * sent if it moved meanwhile. The script's transition (occupied /
- * vacated) becomes a webhook. With --redis none the host total is the
+ * vacated) becomes a webhook (not while re-applying after Redis lost its
+ * data: nothing changed for the apps). With --redis none the host total is the
  * cluster total and the transitions are decided here.
  *
  * Owns one swb_bridge_occ_call per occ_set in flight (names copied, so the
@@ -23,7 +24,8 @@ typedef struct swb_bridge_occ_call {
 	char app[SWB_APP_ID_MAX + 1];
 	char chan[SWB_CHANNEL_NAME_MAX + 1];
 	uint64_t value;
-	bool stale; /* reconcile: no state entry behind it */
+	bool stale;  /* reconcile: no state entry behind it */
+	bool silent; /* re-applied after Redis lost its data: no webhook */
 } swb_bridge_occ_call;
 
 static bool names_ok(const char *app, const char *chan)
@@ -59,16 +61,17 @@ static void webhook_transition(swb_bridge *b, const char *app, const char *chan,
 		swb_bridge_webhook(b, app, "channel_vacated", chan, NULL);
 }
 
-static void occ_send(swb_bridge *b, swb_bridge_occ *o);
+static void occ_send(swb_bridge *b, swb_bridge_occ *o, bool silent);
 
 static void on_occ_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	swb_bridge_occ_call *c = privdata;
 	swb_bridge *b = c->b;
 	redisReply *r = reply;
-	if (r && swb_bridge_reply_is_str(r) && r->str)
-		webhook_transition(b, c->app, c->chan, r->str);
-	else if (r) {
+	if (r && swb_bridge_reply_is_str(r) && r->str) {
+		if (!c->silent)
+			webhook_transition(b, c->app, c->chan, r->str);
+	} else if (r) {
 		b->cnt.script_errors++;
 		r = NULL; /* treat like a failure: re-applied after a reconnect */
 	}
@@ -78,19 +81,20 @@ static void on_occ_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		if (r)
 			o->applied = c->value;
 		if (r && o->total != o->applied && swb_bridge_redis_cmd_up(b))
-			occ_send(b, o);
+			occ_send(b, o, false);
 		else if (o->total == 0 && !o->inflight)
 			swb_bridge_state_occ_release(&b->state, o);
 	}
 	free(c);
 }
 
-static void occ_send(swb_bridge *b, swb_bridge_occ *o)
+static void occ_send(swb_bridge *b, swb_bridge_occ *o, bool silent)
 {
 	swb_bridge_occ_call *c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
 	c->b = b;
+	c->silent = silent;
 	memcpy(c->app, o->key, o->app_len);
 	snprintf(c->chan, sizeof(c->chan), "%s", swb_bridge_key_chan(o->key, o->app_len));
 	c->value = o->total;
@@ -133,7 +137,7 @@ void swb_bridge_occ_changed(swb_bridge *b, swb_bridge_occ *o)
 	if (o->inflight)
 		return; /* its reply sends the latest total */
 	if (swb_bridge_redis_cmd_up(b))
-		occ_send(b, o);
+		occ_send(b, o, false);
 	if (!o->inflight && o->total == 0)
 		swb_bridge_state_occ_release(&b->state, o); /* Redis down: reconcile cleans up */
 }
@@ -158,9 +162,9 @@ int swb_bridge_occ_stale(swb_bridge *b, const char *app, const char *chan)
 	return 0;
 }
 
-void swb_bridge_occ_reapply(swb_bridge *b)
+void swb_bridge_occ_reapply(swb_bridge *b, bool silent)
 {
 	for (swb_bridge_occ *o = b->state.occ; o; o = o->hh.next)
 		if (o->total > 0 && !o->inflight)
-			occ_send(b, o);
+			occ_send(b, o, silent);
 }

@@ -26,6 +26,7 @@ typedef struct swb_bridge_pres_call {
 	uint32_t pipe_id;
 	uint64_t request_id;
 	bool reapply; /* no answer owed */
+	bool silent;  /* re-applied after Redis lost its data: no event, no webhook */
 	char app[SWB_APP_ID_MAX + 1];
 	char chan[SWB_CHANNEL_NAME_MAX + 1];
 	char user[SWB_BRIDGE_USER_MAX + 1];
@@ -133,7 +134,7 @@ static void on_join_reply(redisAsyncContext *ac, void *reply, void *privdata)
 			c->b->cnt.script_errors++;
 		if (!c->reapply)
 			refuse_join(c, reply ? "redis error" : "redis unavailable");
-	} else if (res == SWB_PJ_ADDED) {
+	} else if (res == SWB_PJ_ADDED && !c->silent) {
 		swb_bridge_webhook(c->b, c->app, "member_added", c->chan, c->user);
 	}
 	call_free(c);
@@ -170,7 +171,8 @@ static swb_bridge_pres_call *call_new(swb_bridge *b, uint32_t pipe_id, uint64_t 
 	return c;
 }
 
-/* Run pres_join for c (the user's first connection on this host). */
+/* Run pres_join for c (the user's first connection on this host). A
+ * silent call passes no envelope: the script then publishes nothing. */
 static int run_join(swb_bridge *b, swb_bridge_pres_call *c, const char *info, size_t info_len, uint32_t max)
 {
 	swb_sbuf data;
@@ -178,8 +180,9 @@ static int run_join(swb_bridge *b, swb_bridge_pres_call *c, const char *info, si
 	swb_bridge_json_member_data(&data, c->user, info, info_len);
 	size_t elen = 0;
 	uint8_t *env = data.oom ? NULL
-				: member_env(b, c->app, c->chan, "pusher_internal:member_added", &data, c->socket_id,
-					     &elen);
+		       : c->silent ? (uint8_t *)strdup("")
+				   : member_env(b, c->app, c->chan, "pusher_internal:member_added", &data,
+						c->socket_id, &elen);
 	char maxs[16];
 	snprintf(maxs, sizeof(maxs), "%u", max ? max : DEFAULT_MAX_MEMBERS);
 	const char *args[8] = { b->prefix, b->host_id, c->app, c->chan, c->user, info ? info : "", maxs,
@@ -388,7 +391,7 @@ void swb_bridge_presence_user_left(swb_bridge *b, swb_bridge_pchan *pc, swb_brid
 	user_gone(b, app, swb_bridge_key_chan(pc->key, pc->app_len), u->id);
 }
 
-void swb_bridge_presence_reapply(swb_bridge *b)
+void swb_bridge_presence_reapply(swb_bridge *b, bool silent)
 {
 	for (swb_bridge_pchan *pc = b->state.pres; pc; pc = pc->hh.next) {
 		char app[SWB_APP_ID_MAX + 1];
@@ -400,6 +403,7 @@ void swb_bridge_presence_reapply(swb_bridge *b)
 			if (!c)
 				return;
 			c->reapply = true;
+			c->silent = silent;
 			/* already admitted: the limit does not apply again */
 			if (run_join(b, c, u->info, u->info_len, UINT32_MAX) < 0)
 				call_free(c);

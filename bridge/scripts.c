@@ -69,8 +69,9 @@
 /* occ_set(P, H, A, C, count) -> 'occupied' | 'vacated' | '' */
 static const char OCC_SET[] = LIB "return occ_apply(ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))\n";
 
-/* pres_join(P, H, A, C, user, info, max, member_added envelope)
+/* pres_join(P, H, A, C, user, info, max, member_added envelope or "")
  *   -> {'full'} | {'added', HGETALL pm} | {'present', HGETALL pm}
+ * An empty envelope publishes nothing (re-applying after data loss). 
  * Idempotent per host: a host already registered for the user changes
  * nothing (re-applying after a reconnect is safe). */
 static const char PRES_JOIN[] =
@@ -85,7 +86,7 @@ static const char PRES_JOIN[] =
 	    "redis.call('HINCRBY', pu, user, 1)\n"
 	    "if hosts > 0 then return {'present', redis.call('HGETALL', pm)} end\n"
 	    "redis.call('HSET', pm, user, ARGV[6])\n"
-	    "redis.call('PUBLISH', P .. ':' .. app .. ':ch:' .. chan, ARGV[8])\n"
+	    "if ARGV[8] ~= '' then redis.call('PUBLISH', P .. ':' .. app .. ':ch:' .. chan, ARGV[8]) end\n"
 	    "return {'added', redis.call('HGETALL', pm)}\n";
 
 /* pres_leave(P, H, A, C, user) -> 'removed' | '' (publishes member_removed) */
