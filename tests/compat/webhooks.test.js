@@ -14,7 +14,7 @@
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Cluster, uniqueId, waitFor, freePort } = require('../lib/cluster');
+const { Cluster, uniqueId, freePort } = require('../lib/cluster');
 const { subscribeAuthed } = require('../lib/backend');
 const { WebhookSink } = require('../lib/webhooks');
 
