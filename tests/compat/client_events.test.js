@@ -4,7 +4,7 @@
  * sender, carry the sender's user_id on presence channels
  * (metadata.user_id in pusher-js) and none on private channels. A raw
  * WebSocket client sending a burst over the app's client_event_rate gets
- * pusher:error 4301 and the burst is cut. Client events on public
+ * pusher:error 4301 and the burst is cut (also at a configured rate of 2). Client events on public
  * channels, on unsubscribed channels, and for an app with client_events
  * disabled are refused and not delivered. Edges get a JSON apps file. */
 
@@ -15,17 +15,19 @@ const { PjsClient, subscribeAuthed } = require('../lib/backend');
 
 const c = new Cluster('compat_client_events');
 const appOff = { id: 'app-noce', key: 'key-noce', secret: 'secret-noce' };
+const appSlow = { id: 'app-slow', key: 'key-slow', secret: 'secret-slow' }; /* client_event_rate 2 */
 let edgeA;
 let edgeB;
 
 before(async () => {
   await c.startRedis();
-  const apps = [{ ...c.app, client_events: true, client_event_rate: 10 }, { ...appOff, client_events: false }];
+  const apps = [{ ...c.app, client_events: true, client_event_rate: 10 }, { ...appOff, client_events: false },
+    { ...appSlow, client_events: true, client_event_rate: 2 }];
   const file = c.writeAppsFile(apps);
   const a = await c.addHost('a');
   const b = await c.addHost('b');
-  edgeA = await c.addEdge(a, { appsFile: file, apps: [c.app, appOff] });
-  edgeB = await c.addEdge(b, { appsFile: file, apps: [c.app, appOff] });
+  edgeA = await c.addEdge(a, { appsFile: file, apps: [c.app, appOff, appSlow] });
+  edgeB = await c.addEdge(b, { appsFile: file, apps: [c.app, appOff, appSlow] });
 });
 
 after(() => c.stop());
@@ -109,6 +111,23 @@ c.test('a burst over client_event_rate gets pusher:error 4301 and is cut; the co
   assert.ok(n < N, `the whole burst of ${N} was delivered despite the rate limit`);
   await tx.ping();
   assert.equal(tx.closeInfo, null);
+});
+
+c.test('client_event_rate comes from the apps file: at 2 per second a burst of 6 gets 4301', async () => {
+  const ch = `private-${uniqueId('slow')}`;
+  const rx = await c.connect(edgeB, { name: 'slow-rx', key: appSlow.key });
+  await subscribeAuthed(rx, appSlow, ch);
+  const tx = await c.connect(edgeA, { name: 'slow-tx', key: appSlow.key });
+  await subscribeAuthed(tx, appSlow, ch);
+  await c.waitNumsub(ch, 2, { app: appSlow });
+  const from = tx.messages.length;
+  for (let i = 0; i < 6; i++) tx.trigger(ch, 'client-slow', { i });
+  await tx.waitMessage((m) => m.event === 'pusher:error' && m.data && m.data.code === 4301,
+    { from, what: 'pusher:error 4301 at the configured rate of 2' });
+  await c.publish(edgeA, { name: 'fence', channels: [ch], data: '{}' }, appSlow);
+  await rx.waitMessage((m) => m.event === 'fence', { what: 'fence' });
+  const n = rx.framesOf('client-slow', ch).length;
+  assert.ok(n >= 1 && n < 6, `${n} of a burst of 6 delivered at a rate of 2 per second`);
 });
 
 c.test('refused client events: public channel, channel not subscribed, app with client_events off', async () => {
