@@ -184,3 +184,28 @@ c.test('Redis restarted (state lost): the bridges re-apply it; queries and prese
   }
   assert.deepEqual(problems, [], `webhooks for ${ch}/${pubR}: ${JSON.stringify(sink.delivered({ channel: ch }).concat(sink.delivered({ channel: pubR })))}`);
 });
+
+c.test('a member who leaves while Redis is down: once Redis is back (data lost), everyone\'s list agrees it is gone', async () => {
+  const ch = `presence-${uniqueId('outage')}`;
+  const obs = await member(edgeB, ch, 'obs');
+  await member(edgeA1, ch, 'stay');
+  const leaver = await member(edgeA1, ch, 'leaver');
+  await waitFor(async () => (await users(edgeB, ch)).join() === 'leaver,obs,stay', { what: 'three members' });
+  await waitFor(() => addedFor(obs, ch, 'leaver') === 1, { what: 'obs saw leaver join' });
+  await c.stopRedis();
+  leaver.unsubscribe(ch);
+  await leaver.ping();
+  await c.startRedis();
+  for (const h of Object.values(c.hosts)) await c.waitBridgeReady(h, { timeout: 20000 });
+  /* The cluster state (API, a newcomer) says leaver is gone ... */
+  await waitFor(async () => (await users(edgeB, ch)).join() === 'obs,stay',
+    { what: 'the API lists obs and stay only', timeout: 20000 });
+  const late = await member(edgeB, ch, 'late');
+  const seen = JSON.parse(late.framesOf('pusher_internal:subscription_succeeded', ch)[0].data).presence.ids.sort();
+  assert.deepEqual(seen, ['late', 'obs', 'stay']);
+  /* ... so the observer that saw leaver join must be told it left. */
+  await waitFor(() => removedFor(obs, ch, 'leaver') === 1, {
+    timeout: 15000,
+    what: `obs gets member_removed for leaver (obs's member frames: ${JSON.stringify(obs.messages.filter((m) => m.event.startsWith('pusher_internal:member')))})`,
+  });
+});
