@@ -209,3 +209,25 @@ c.test('a member who leaves while Redis is down: once Redis is back (data lost),
     what: `obs gets member_removed for leaver (obs's member frames: ${JSON.stringify(obs.messages.filter((m) => m.event.startsWith('pusher_internal:member')))})`,
   });
 });
+
+c.test('a member who leaves while its host\'s bridge is down (shorter than the TTL): removed once the bridge is back', async () => {
+  const ch = `presence-${uniqueId('brdown')}`;
+  const obs = await member(edgeB, ch, 'obs');
+  await member(edgeA1, ch, 'stay');
+  const leaver = await member(edgeA1, ch, 'leaver');
+  await waitFor(async () => (await users(edgeB, ch)).join() === 'leaver,obs,stay', { what: 'three members' });
+  await waitFor(() => addedFor(obs, ch, 'leaver') === 1, { what: 'obs saw leaver join' });
+  await c.kill9Bridge(hostA);
+  leaver.unsubscribe(ch);
+  await leaver.ping();
+  await c.startBridge(hostA);
+  await waitFor(() => removedFor(obs, ch, 'leaver') === 1, { timeout: 15000, what: 'obs gets member_removed for leaver' });
+  await waitFor(async () => (await users(edgeB, ch)).join() === 'obs,stay', { what: 'the API lists obs and stay only' });
+  await sink.waitDelivered({ name: 'member_removed', channel: ch, user_id: 'leaver' }, { timeout: 15000 });
+  await fence(obs, ch);
+  await hookFence();
+  assert.equal(removedFor(obs, ch, 'stay'), 0);
+  assert.equal(addedFor(obs, ch, 'stay'), 1);
+  assert.equal(sink.delivered({ name: 'member_removed', channel: ch, user_id: 'leaver' }).length, 1);
+  assert.equal(sink.delivered({ name: 'member_added', channel: ch, user_id: 'stay' }).length, 1);
+});
