@@ -185,16 +185,22 @@ c.test('Redis restarted (state lost): the bridges re-apply it; queries and prese
   assert.deepEqual(problems, [], `webhooks for ${ch}/${pubR}: ${JSON.stringify(sink.delivered({ channel: ch }).concat(sink.delivered({ channel: pubR })))}`);
 });
 
-c.test('a member who leaves while Redis is down: once Redis is back (data lost), everyone\'s list agrees it is gone', async () => {
+c.test('a member who leaves and a channel vacated while Redis is down: announced once Redis is back (data lost)', async () => {
   const ch = `presence-${uniqueId('outage')}`;
+  const gone = uniqueId('outage-pub');
   const obs = await member(edgeB, ch, 'obs');
   await member(edgeA1, ch, 'stay');
   const leaver = await member(edgeA1, ch, 'leaver');
+  const pubCl = await c.connect(edgeA1, { name: 'outage-pub@A' });
+  await pubCl.subscribe(gone);
   await waitFor(async () => (await users(edgeB, ch)).join() === 'leaver,obs,stay', { what: 'three members' });
   await waitFor(() => addedFor(obs, ch, 'leaver') === 1, { what: 'obs saw leaver join' });
+  await sink.waitDelivered({ name: 'channel_occupied', channel: gone });
+  await sink.waitDelivered({ name: 'member_added', channel: ch, user_id: 'leaver' });
   await c.stopRedis();
   leaver.unsubscribe(ch);
   await leaver.ping();
+  await pubCl.close();
   await c.startRedis();
   for (const h of Object.values(c.hosts)) await c.waitBridgeReady(h, { timeout: 20000 });
   /* The cluster state (API, a newcomer) says leaver is gone ... */
@@ -203,11 +209,18 @@ c.test('a member who leaves while Redis is down: once Redis is back (data lost),
   const late = await member(edgeB, ch, 'late');
   const seen = JSON.parse(late.framesOf('pusher_internal:subscription_succeeded', ch)[0].data).presence.ids.sort();
   assert.deepEqual(seen, ['late', 'obs', 'stay']);
-  /* ... so the observer that saw leaver join must be told it left. */
-  await waitFor(() => removedFor(obs, ch, 'leaver') === 1, {
-    timeout: 15000,
-    what: `obs gets member_removed for leaver (obs's member frames: ${JSON.stringify(obs.messages.filter((m) => m.event.startsWith('pusher_internal:member')))})`,
-  });
+  /* ... so whoever saw leaver join (the observer, the webhook) and the
+   * channel become occupied (the webhook) must be told. */
+  const missing = () => [
+    removedFor(obs, ch, 'leaver') === 1 ? null : 'pusher_internal:member_removed for leaver on obs',
+    sink.delivered({ name: 'member_removed', channel: ch, user_id: 'leaver' }).length === 1 ? null : 'member_removed webhook for leaver',
+    sink.delivered({ name: 'channel_vacated', channel: gone }).length === 1 ? null : `channel_vacated webhook for ${gone}`,
+  ].filter(Boolean);
+  try {
+    await waitFor(() => missing().length === 0, { timeout: 15000, what: 'the outage\'s leave and vacate announced' });
+  } catch (e) {
+    assert.deepEqual(missing(), [], `still missing after 15 s; obs's member frames: ${JSON.stringify(obs.framesOf('pusher_internal:member_removed', ch))}; webhooks: ${JSON.stringify(sink.delivered({ channel: ch }).concat(sink.delivered({ channel: gone })))}`);
+  }
 });
 
 c.test('a member who leaves while its host\'s bridge is down (shorter than the TTL): removed once the bridge is back', async () => {
