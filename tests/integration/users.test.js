@@ -145,6 +145,14 @@ c.test('terminate_connections closes the user\'s signed-in connections on both h
   p.signin();
   await waitFor(() => p.framesOf('pusher:signin_success').length === 1, { what: 'pusher-js signin_success' });
 
+  /* v3 (host B) is also in a presence channel that an observer on host A
+   * watches: the termination makes it leave. */
+  const pch = `presence-${uniqueId('term')}`;
+  const watcher = await c.connect(edgeA, { name: 'term-watcher' });
+  await subscribeAuthed(watcher, c.app, pch, { user: 'watcher' });
+  await subscribeAuthed(victims[2], c.app, pch, { user: u });
+  await watcher.waitMessage((m) => m.event === 'pusher_internal:member_added', { what: 'watcher sees the victim join' });
+
   const r = await sdk(c.app, edgeB).terminateUserConnections(u);
   assert.equal(r.status, 200);
   for (const v of victims) {
@@ -154,6 +162,8 @@ c.test('terminate_connections closes the user\'s signed-in connections on both h
       `${v.name}: close ${JSON.stringify(v.closeInfo)} error ${JSON.stringify(err)}`);
   }
   await waitFor(() => p.state === 'disconnected', { what: `pusher-js victim disconnected (state ${p.state})` });
+  await watcher.waitMessage((m) => m.event === 'pusher_internal:member_removed' && JSON.parse(m.data).user_id === u,
+    { what: 'watcher sees the terminated user leave the presence channel' });
   await bystander.ping();
   await presenceOnly.ping();
   assert.equal(bystander.closeInfo, null);
