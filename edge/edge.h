@@ -5,7 +5,10 @@
  * Ownership: main.c owns the swb_edge; server.c owns the lws context;
  * conn.c owns every swb_edge_conn (created on ESTABLISHED, freed on
  * CLOSED); http.c owns every swb_edge_http (one per HTTP transaction);
- * bridge_link.c owns the NNG socket. */
+ * bridge_link.c owns the NNG socket; presence.c the presence joins (and
+ * the replay), users.c the sign-ins and the user index, cache.c the
+ * CacheGets in flight, counts.c the dirty-count set and its timer,
+ * webhook.c the curl multi handle, batches and requests. */
 #ifndef SWB_EDGE_H
 #define SWB_EDGE_H
 
