@@ -9,7 +9,8 @@
  * validation), control.c + status.c (control socket), ratelog.c.
  * Cluster state (issue #3, docs/cluster-state.md): state.c (per-host
  * aggregate), occupancy.c, presence.c, query.c (queries), cache.c (cache
- * channels), cluster.c (heartbeat, sweep, reconcile, webhooks, terminate),
+ * channels), pending.c (what Redis missed during an outage), cluster.c
+ * (heartbeat, epoch, sweep, reconcile, webhooks, terminate),
  * scripts.c (Lua), answers.c (JSON bodies and reply shapes). */
 #ifndef SWB_BRIDGE_H
 #define SWB_BRIDGE_H
@@ -164,6 +165,9 @@ typedef struct swb_bridge {
 	bool hb_fresh;        /* the next heartbeat reply is the one sent on cmd up */
 	char redis_epoch[40]; /* P:epoch as last seen: changes when Redis lost its data */
 	char epoch_try[40];   /* the value this bridge proposed on the last connect */
+	struct swb_bridge_pending *pending; /* pending.c: transitions Redis missed */
+	size_t npending;
+	uv_timer_t pending_timer;
 	uint64_t wh_rr;       /* webhook round-robin */
 	size_t req_inflight;  /* presence / query / cache calls awaiting Redis */
 	bool sweep_inflight, hb_inflight;
@@ -251,6 +255,14 @@ void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const struct Swb__Cac
 void swb_bridge_mcache_store(swb_bridge *b, const char *app, const char *chan, const uint8_t *env, size_t len);
 void swb_bridge_mcache_expire(swb_bridge *b);
 void swb_bridge_mcache_fini(swb_bridge *b);
+
+/* pending.c: leaves / vacates that could not reach Redis (user NULL = the
+ * channel's host count went to 0); announced after a reconnect to a Redis
+ * that lost its data. */
+void swb_bridge_pending_init(swb_bridge *b);
+void swb_bridge_pending_fini(swb_bridge *b);
+void swb_bridge_pending_add(swb_bridge *b, const char *app, const char *chan, const char *user);
+void swb_bridge_pending_reconnected(swb_bridge *b, bool lost);
 
 /* cluster.c: host liveness, sweep, reconcile, webhooks, terminate */
 int swb_bridge_cluster_init(swb_bridge *b);

@@ -318,6 +318,7 @@ static void reapply(swb_bridge *b, bool lost)
 			 b->prefix);
 	swb_bridge_occ_reapply(b, lost);
 	swb_bridge_presence_reapply(b, lost);
+	swb_bridge_pending_reconnected(b, lost);
 	if (b->redis_cmd_was_up)
 		b->reconcile_due = true; /* what left during the outage */
 	b->redis_cmd_was_up = true;
@@ -395,6 +396,7 @@ int swb_bridge_cluster_init(swb_bridge *b)
 		uv_timer_start(&b->hb_timer, on_hb_timer, hb, hb);
 		uv_timer_start(&b->settle_timer, on_settle_timer, SETTLE_FALLBACK_MS, 0);
 	}
+	swb_bridge_pending_init(b);
 	b->reconcile_due = true;
 	b->cluster_inited = true;
 	return 0;
@@ -407,6 +409,7 @@ void swb_bridge_cluster_fini(swb_bridge *b)
 	uv_close((uv_handle_t *)&b->hb_timer, NULL);
 	uv_close((uv_handle_t *)&b->sweep_timer, NULL);
 	uv_close((uv_handle_t *)&b->settle_timer, NULL);
+	swb_bridge_pending_fini(b);
 	swb_bridge_state_fini(&b->state);
 	swb_bridge_mcache_fini(b);
 	b->cluster_inited = false;

@@ -76,6 +76,8 @@ static void on_occ_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		r = NULL; /* treat like a failure: re-applied after a reconnect */
 	}
 	swb_bridge_occ *o = c->stale ? NULL : swb_bridge_state_occ_find(&b->state, c->app, c->chan);
+	if (!r && c->value == 0 && !c->silent)
+		swb_bridge_pending_add(b, c->app, c->chan, NULL); /* this 0 may not have reached Redis */
 	if (o) {
 		o->inflight = false;
 		if (r)
@@ -138,8 +140,13 @@ void swb_bridge_occ_changed(swb_bridge *b, swb_bridge_occ *o)
 		return; /* its reply sends the latest total */
 	if (swb_bridge_redis_cmd_up(b))
 		occ_send(b, o, false);
-	if (!o->inflight && o->total == 0)
-		swb_bridge_state_occ_release(&b->state, o); /* Redis down: reconcile cleans up */
+	if (!o->inflight && o->total == 0) { /* Redis down: reconcile (or pending.c) cleans up */
+		char app[SWB_APP_ID_MAX + 1];
+		memcpy(app, o->key, o->app_len);
+		app[o->app_len] = '\0';
+		swb_bridge_pending_add(b, app, swb_bridge_key_chan(o->key, o->app_len), NULL);
+		swb_bridge_state_occ_release(&b->state, o);
+	}
 }
 
 int swb_bridge_occ_stale(swb_bridge *b, const char *app, const char *chan)

@@ -344,6 +344,8 @@ static void on_leave_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		swb_bridge_webhook(c->b, c->app, "member_removed", c->chan, c->user);
 	else if (r && !swb_bridge_reply_is_str(r))
 		c->b->cnt.script_errors++;
+	else if (!r) /* the leave may not have reached Redis */
+		swb_bridge_pending_add(c->b, c->app, c->chan, c->user);
 	call_free(c);
 }
 
@@ -361,8 +363,10 @@ static void user_gone(swb_bridge *b, const char *app, const char *chan, const ch
 	size_t lens[5];
 	for (int i = 0; i < 5; i++)
 		lens[i] = strlen(args[i]);
-	if (swb_bridge_script_run(b, SWB_SCRIPT_PRES_LEAVE, 5, args, lens, on_leave_reply, c) < 0)
-		call_free(c); /* Redis down: the reconcile after the reconnect removes it */
+	if (swb_bridge_script_run(b, SWB_SCRIPT_PRES_LEAVE, 5, args, lens, on_leave_reply, c) < 0) {
+		call_free(c); /* Redis down: the reconcile (or pending.c) after the reconnect */
+		swb_bridge_pending_add(b, app, chan, user);
+	}
 }
 
 int swb_bridge_presence_stale(swb_bridge *b, const char *app, const char *chan, const char *user)

@@ -126,9 +126,28 @@ static const char SWEEP[] =
 static const char PUBLISH_CACHE[] = "redis.call('SET', ARGV[2], ARGV[4], 'PX', ARGV[5])\n"
 				    "return redis.call('PUBLISH', ARGV[3], ARGV[4])\n";
 
-static const char *const sources[SWB_SCRIPT_COUNT] = { OCC_SET, PRES_JOIN, PRES_LEAVE, SWEEP, PUBLISH_CACHE };
+/* gone(P, kind, A, C, user, H) -> 'removed' | 'vacated' | ''
+ * After Redis lost its data (pending.c): a member that no host re-applied
+ * gets member_removed, a channel nobody re-applied is 'vacated' — each at
+ * most once cluster-wide (a 30 s NX mark), as several hosts may have seen
+ * the same leave. */
+static const char GONE[] =
+	LIB "local P, kind, app, chan, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+	    "if kind == 'pres' then\n"
+	    "  if redis.call('HEXISTS', key(P, app, 'pm', chan), user) == 1 then return '' end\n"
+	    "  if not redis.call('SET', key(P, app, 'gone', chan) .. ':' .. user, '1', 'NX', 'PX', 30000) then\n"
+	    "    return '' end\n"
+	    "  removed(P, ARGV[6], app, chan, user)\n"
+	    "  return 'removed'\n"
+	    "end\n"
+	    "if tonumber(redis.call('HGET', P .. ':' .. app .. ':occtot', chan) or '0') > 0 then return '' end\n"
+	    "if not redis.call('SET', key(P, app, 'vgone', chan), '1', 'NX', 'PX', 30000) then return '' end\n"
+	    "return 'vacated'\n";
+
+static const char *const sources[SWB_SCRIPT_COUNT] = { OCC_SET, PRES_JOIN, PRES_LEAVE, SWEEP, PUBLISH_CACHE,
+							GONE };
 static const char *const names[SWB_SCRIPT_COUNT] = { "occ_set", "pres_join", "pres_leave", "sweep",
-						     "publish_cache" };
+						     "publish_cache", "gone" };
 
 const char *swb_bridge_script_source(int script)
 {

@@ -3,7 +3,7 @@
  * redis-server is not installed): occ_set transitions, pres_join /
  * pres_leave idempotency per host and the member limit, the sweep of a
  * dead host (transitions returned, member_removed published as a valid
- * Envelope), publish_cache. */
+ * Envelope), publish_cache, gone (after Redis lost its data). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,6 +267,19 @@ static void test_publish_cache(void **state)
 	assert_true(ttl > 1790000 && ttl <= 1800000);
 }
 
+static void test_gone(void **state)
+{
+	NEED_REDIS();
+	expect_join(join("hA", "u1", "10"), "added", 1);
+	expect_str(run(SWB_SCRIPT_GONE, "p", "pres", "a", "presence-r", "u1", "hB", NULL), ""); /* still there */
+	expect_str(run(SWB_SCRIPT_GONE, "p", "pres", "a", "presence-r", "u2", "hB", NULL), "removed");
+	expect_str(run(SWB_SCRIPT_GONE, "p", "pres", "a", "presence-r", "u2", "hA", NULL), ""); /* once */
+	expect_str(run(SWB_SCRIPT_OCC_SET, "p", "hA", "a", "c", "1", NULL), "occupied");
+	expect_str(run(SWB_SCRIPT_GONE, "p", "occ", "a", "c", "", "hB", NULL), "");
+	expect_str(run(SWB_SCRIPT_GONE, "p", "occ", "a", "d", "", "hB", NULL), "vacated");
+	expect_str(run(SWB_SCRIPT_GONE, "p", "occ", "a", "d", "", "hA", NULL), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_presence),
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_publish_cache),
+		cmocka_unit_test(test_gone),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
