@@ -349,21 +349,22 @@ static void on_leave_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	call_free(c);
 }
 
-/* The user's last connection on this host is gone. */
-static void user_gone(swb_bridge *b, const char *app, const char *chan, const char *user)
+/* The user's last connection on this host is gone; socket_id (or NULL)
+ * is the one that left: the member_removed skips it. */
+static void user_gone(swb_bridge *b, const char *app, const char *chan, const char *user, const char *socket_id)
 {
 	if (b->url.none) {
-		local_member_event(b, app, chan, user, NULL, 0, NULL, false);
+		local_member_event(b, app, chan, user, NULL, 0, socket_id, false);
 		return;
 	}
 	swb_bridge_pres_call *c = call_new(b, 0, 0, app, chan, user, NULL);
 	if (!c)
 		return;
-	const char *args[5] = { b->prefix, b->host_id, app, chan, user };
-	size_t lens[5];
-	for (int i = 0; i < 5; i++)
+	const char *args[6] = { b->prefix, b->host_id, app, chan, user, socket_id ? socket_id : "" };
+	size_t lens[6];
+	for (int i = 0; i < 6; i++)
 		lens[i] = strlen(args[i]);
-	if (swb_bridge_script_run(b, SWB_SCRIPT_PRES_LEAVE, 5, args, lens, on_leave_reply, c) < 0) {
+	if (swb_bridge_script_run(b, SWB_SCRIPT_PRES_LEAVE, 6, args, lens, on_leave_reply, c) < 0) {
 		call_free(c); /* Redis down: the reconcile (or pending.c) after the reconnect */
 		swb_bridge_pending_add(b, app, chan, user);
 	}
@@ -373,7 +374,7 @@ int swb_bridge_presence_stale(swb_bridge *b, const char *app, const char *chan, 
 {
 	if (swb_bridge_state_user_find(swb_bridge_state_pchan_find(&b->state, app, chan), user))
 		return -1; /* still present on this host */
-	user_gone(b, app, chan, user);
+	user_gone(b, app, chan, user, NULL);
 	return 0;
 }
 
@@ -384,7 +385,7 @@ void swb_bridge_presence_leave(swb_bridge *b, uint32_t pipe_id, const Swb__Prese
 		return;
 	}
 	if (swb_bridge_state_leave(&b->state, l->app_id, l->channel, l->user_id, pipe_id, l->socket_id) == 1)
-		user_gone(b, l->app_id, l->channel, l->user_id);
+		user_gone(b, l->app_id, l->channel, l->user_id, l->socket_id);
 }
 
 void swb_bridge_presence_user_left(swb_bridge *b, swb_bridge_pchan *pc, swb_bridge_puser *u)
@@ -392,7 +393,8 @@ void swb_bridge_presence_user_left(swb_bridge *b, swb_bridge_pchan *pc, swb_brid
 	char app[SWB_APP_ID_MAX + 1];
 	memcpy(app, pc->key, pc->app_len);
 	app[pc->app_len] = '\0';
-	user_gone(b, app, swb_bridge_key_chan(pc->key, pc->app_len), u->id);
+	const char *socket_id = u->n ? u->conns[0].socket_id : NULL;
+	user_gone(b, app, swb_bridge_key_chan(pc->key, pc->app_len), u->id, socket_id);
 }
 
 void swb_bridge_presence_reapply(swb_bridge *b, bool silent)

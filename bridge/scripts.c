@@ -55,14 +55,16 @@
 	"  return true\n"                                                                                   \
 	"end\n"                                                                                             \
 	"-- removed: PUBLISH the member_removed Envelope, protobuf-encoded by\n"                          \
-	"-- hand (fields 1, 3, 4, 5, 6: origin_host, app_id, channel, event, data)\n"                     \
+	"-- hand (fields 1, 3, 4, 5, 6, 7: origin_host, app_id, channel, event,\n"                        \
+	"-- data, exclude_socket_id = the connection whose leave caused it)\n"                            \
 	"local function varint(n) local s = ''\n"                                                           \
 	"  while n >= 128 do s = s .. string.char(n % 128 + 128); n = math.floor(n / 128) end\n"            \
 	"  return s .. string.char(n) end\n"                                                                \
 	"local function pbs(tag, v) return string.char(tag * 8 + 2) .. varint(#v) .. v end\n"               \
-	"local function removed(P, origin, app, chan, user)\n"                                              \
+	"local function removed(P, origin, app, chan, user, exclude)\n"                                     \
 	"  local env = pbs(1, origin) .. pbs(3, app) .. pbs(4, chan) ..\n"                                  \
 	"    pbs(5, 'pusher_internal:member_removed') .. pbs(6, '{\"user_id\":' .. cjson.encode(user) .. '}')\n" \
+	"  if exclude and exclude ~= '' then env = env .. pbs(7, exclude) end\n"                            \
 	"  redis.call('PUBLISH', P .. ':' .. app .. ':ch:' .. chan, env)\n"                                 \
 	"end\n"
 
@@ -89,11 +91,13 @@ static const char PRES_JOIN[] =
 	    "if ARGV[8] ~= '' then redis.call('PUBLISH', P .. ':' .. app .. ':ch:' .. chan, ARGV[8]) end\n"
 	    "return {'added', redis.call('HGETALL', pm)}\n";
 
-/* pres_leave(P, H, A, C, user) -> 'removed' | '' (publishes member_removed) */
+/* pres_leave(P, H, A, C, user[, socket]) -> 'removed' | '' (publishes
+ * member_removed, excluding the leaving connection: it may have subscribed
+ * again by the time the event comes back from Redis) */
 static const char PRES_LEAVE[] =
 	LIB "local P, H, app, chan, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
 	    "if not pres_drop(P, H, app, chan, user) then return '' end\n"
-	    "removed(P, H, app, chan, user)\n"
+	    "removed(P, H, app, chan, user, ARGV[6])\n"
 	    "return 'removed'\n";
 
 /* sweep(P, now_ms, sweeping host) -> flat {kind, app, chan, user, ...}

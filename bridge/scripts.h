@@ -8,7 +8,7 @@
 enum swb_bridge_script {
 	SWB_SCRIPT_OCC_SET = 0, /* P, H, A, C, count */
 	SWB_SCRIPT_PRES_JOIN,   /* P, H, A, C, user, info, max, envelope */
-	SWB_SCRIPT_PRES_LEAVE,  /* P, H, A, C, user */
+	SWB_SCRIPT_PRES_LEAVE,  /* P, H, A, C, user, leaving socket or "" */
 	SWB_SCRIPT_SWEEP,       /* P, now_ms, H */
 	SWB_SCRIPT_PUBLISH_CACHE, /* P, cache key, channel, envelope, px */
 	SWB_SCRIPT_GONE,        /* P, "pres"|"occ", A, C, user, H */

@@ -267,6 +267,24 @@ static void test_publish_cache(void **state)
 	assert_true(ttl > 1790000 && ttl <= 1800000);
 }
 
+static void test_leave_excludes_the_leaver(void **state)
+{
+	NEED_REDIS();
+	expect_join(join("hA", "u1", "10"), "added", 1);
+	redisContext *sub = connect_port(redis_port);
+	freeReplyObject(redisCommand(sub, "SUBSCRIBE p:a:ch:presence-r"));
+	expect_str(run(SWB_SCRIPT_PRES_LEAVE, "p", "hA", "a", "presence-r", "u1", "123.456", NULL), "removed");
+	redisReply *m = next_message(sub);
+	Swb__Envelope *e = swb__envelope__unpack(NULL, m->element[2]->len, (uint8_t *)m->element[2]->str);
+	assert_non_null(e);
+	assert_string_equal(e->event, "pusher_internal:member_removed");
+	assert_string_equal(e->exclude_socket_id, "123.456");
+	assert_string_equal(e->origin_host, "hA");
+	swb__envelope__free_unpacked(e, NULL);
+	freeReplyObject(m);
+	redisFree(sub);
+}
+
 static void test_gone(void **state)
 {
 	NEED_REDIS();
@@ -287,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_presence),
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_publish_cache),
+		cmocka_unit_test(test_leave_excludes_the_leaver),
 		cmocka_unit_test(test_gone),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
