@@ -6,8 +6,10 @@
  * is always the real one. Here users keep joining and leaving on host B
  * and on host A's first edge, while watchers join (and leave again) on
  * host A's second edge, where nobody else is subscribed, so that edge
- * starts following the channel with a watcher's own subscription. After
- * the churn stops, the last watcher's rebuilt list must equal the API's. */
+ * starts following the channel with a watcher's own subscription. Each
+ * watcher's frames are checked against the history a long-standing
+ * subscriber (the reference) saw, and after the churn stops the last
+ * watcher's rebuilt list must equal the API's. */
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -15,6 +17,7 @@ const { Cluster, uniqueId, waitFor } = require('../lib/cluster');
 const { subscribeAuthed, sdk } = require('../lib/backend');
 
 const c = new Cluster('presence_handoff');
+const WATCHERS = 24;
 let edgeA;
 let edgeA1;
 let edgeB;
@@ -45,6 +48,18 @@ function rebuilt(cl, ch) {
   return [...v].sort();
 }
 
+/* {snapshot: ids, events: [{type: 'added'|'removed', user}]} from a
+ * client's last subscription_succeeded on ch. */
+function memberEvents(cl, ch) {
+  const frames = cl.messages.filter((m) => m.channel === ch);
+  let i = -1;
+  frames.forEach((m, k) => { if (m.event === 'pusher_internal:subscription_succeeded') i = k; });
+  const snapshot = i < 0 ? [] : JSON.parse(frames[i].data).presence.ids;
+  const events = frames.slice(i + 1).filter((m) => m.event.startsWith('pusher_internal:member_'))
+    .map((m) => ({ type: m.event.endsWith('added') ? 'added' : 'removed', user: JSON.parse(m.data).user_id }));
+  return { snapshot, events };
+}
+
 const story = (cl, ch) => cl.messages.filter((m) => m.channel === ch).map((m) => {
   if (m.event === 'pusher_internal:subscription_succeeded') return `succeeded${JSON.stringify(JSON.parse(m.data).presence.ids.sort())}`;
   if (m.event.startsWith('pusher_internal:member_')) return `${m.event.slice(23)}:${JSON.parse(m.data).user_id}`;
@@ -53,9 +68,13 @@ const story = (cl, ch) => cl.messages.filter((m) => m.channel === ch).map((m) =>
 
 c.test('subscribers joining on a host new to the channel while members churn elsewhere: lists stay exact', async () => {
   const failures = [];
-  for (let round = 0; round < 5; round++) {
+  for (let round = 0; round < 4; round++) {
     const ch = `presence-${uniqueId('handoff')}`;
     /* Churners on host B and on host A's other edge. */
+    /* The reference: subscribed on host B before anything happens; the
+     * member frames it gets are the channel's history, in Redis order. */
+    const ref = await c.connect(edgeB, { name: `ref${round}` });
+    await subscribeAuthed(ref, c.app, ch, { user: 'ref' });
     const churners = [];
     for (let i = 0; i < 8; i++) churners.push({ cl: await c.connect(i % 2 ? edgeA1 : edgeB, { name: `churn${i}` }), user: `c${i}`, in: false });
     let stop = false;
@@ -73,10 +92,10 @@ c.test('subscribers joining on a host new to the channel while members churn els
      * join, and all but the last leave again, so that the edge starts
      * following the channel with a watcher's subscription many times. */
     const watchers = [];
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < WATCHERS; i++) {
       const w = await c.connect(edgeA, { name: `watch${round}.${i}` });
       await subscribeAuthed(w, c.app, ch, { user: `w${i}` });
-      if (i < 11) {
+      if (i < WATCHERS - 1) {
         await w.ping();
         w.unsubscribe(ch);
         await w.ping();
@@ -86,7 +105,7 @@ c.test('subscribers joining on a host new to the channel while members churn els
     stop = true;
     await churn;
     const truth = async () => (await (await sdk(c.app, edgeA).get({ path: `/channels/${ch}/users` })).json()).users.map((u) => u.id).sort();
-    const want = [...churners.filter((s) => s.in).map((s) => s.user), 'w11'].sort();
+    const want = [...churners.filter((s) => s.in).map((s) => s.user), `w${WATCHERS - 1}`, 'ref'].sort();
     await waitFor(async () => (await truth()).join() === want.join(), { what: `API lists ${want}` });
     for (const w of watchers.slice(-1)) {
       try {
@@ -95,7 +114,44 @@ c.test('subscribers joining on a host new to the channel while members churn els
         failures.push(`${w.name}: rebuilt ${JSON.stringify(rebuilt(w, ch))} != ${JSON.stringify(want)}; frames: ${story(w, ch)}`);
       }
     }
+    /* Every watcher, against the reference history: its snapshot is the
+     * state right after its own member_added, and the member frames it
+     * got afterwards (leaving out no-ops: an add of someone listed, a
+     * removal of someone not listed) continue that history without a
+     * gap, up to its unsubscribe. */
+    await waitFor(() => rebuilt(ref, ch).join() === want.join(), { what: `the reference's list is ${want}` });
+    const hist = memberEvents(ref, ch);
+    const base = new Set(hist.snapshot);
+    const states = [new Set(base)];
+    for (const ev of hist.events) {
+      const st = new Set(states[states.length - 1]);
+      if (ev.type === 'added') st.add(ev.user); else st.delete(ev.user);
+      states.push(st);
+    }
+    for (const w of watchers) {
+      const user = w.name.replace(/^watch\d+\./, 'w');
+      const mine = memberEvents(w, ch);
+      const a = hist.events.findIndex((ev) => ev.type === 'added' && ev.user === user);
+      if (a < 0) { failures.push(`${w.name}: the reference never saw ${user} join`); continue; }
+      const at = [...states[a + 1]].sort();
+      if (at.join() !== [...mine.snapshot].sort().join()) {
+        failures.push(`${w.name}: snapshot ${JSON.stringify([...mine.snapshot].sort())} != the state after its join ${JSON.stringify(at)}`);
+        continue;
+      }
+      const list = new Set(mine.snapshot);
+      const effective = mine.events.filter((ev) => {
+        const noop = ev.type === 'added' ? list.has(ev.user) : !list.has(ev.user);
+        if (ev.type === 'added') list.add(ev.user); else list.delete(ev.user);
+        return !noop;
+      });
+      const expect = hist.events.slice(a + 1).filter((ev) => ev.user !== user).slice(0, effective.length);
+      const fmt = (evs) => evs.map((ev) => `${ev.type}:${ev.user}`).join(' ');
+      if (fmt(effective) !== fmt(expect)) {
+        failures.push(`${w.name}: after its snapshot it got [${fmt(effective)}], the history says [${fmt(expect)}] (reference history after its join: ${fmt(hist.events.slice(a + 1, a + 1 + effective.length + 6))})`);
+      }
+    }
     for (const s of churners) await s.cl.close();
+    await ref.close();
     if (failures.length) break;
   }
   assert.deepEqual(failures, []);
