@@ -9,7 +9,8 @@
  * validation), control.c + status.c (control socket), ratelog.c.
  * Cluster state (issue #3, docs/cluster-state.md): state.c (per-host
  * aggregate), occupancy.c, presence.c, query.c (queries), cache.c (cache
- * channels), pending.c (what Redis missed during an outage), cluster.c
+ * channels), pending.c (what Redis missed during an outage), hold.c
+ * (deliveries held while a join waits for Redis), cluster.c
  * (heartbeat, epoch, sweep, reconcile, webhooks, terminate),
  * scripts.c (Lua), answers.c (JSON bodies and reply shapes). */
 #ifndef SWB_BRIDGE_H
@@ -75,6 +76,7 @@ typedef struct swb_bridge_counters {
 	uint64_t reconciled;        /* stale entries of this host removed */
 	uint64_t terminates;        /* TerminateUserCmd forwarded (per P:ctl message) */
 	uint64_t script_errors;     /* script replies refused (error / bad shape) */
+	uint64_t stale_removals;    /* member_removed for a user present here: not delivered */
 } swb_bridge_counters;
 
 typedef struct swb_bridge_edge {
@@ -166,6 +168,7 @@ typedef struct swb_bridge {
 	char redis_epoch[40]; /* P:epoch as last seen: changes when Redis lost its data */
 	char epoch_try[40];   /* the value this bridge proposed on the last connect */
 	struct swb_bridge_pending *pending; /* pending.c: transitions Redis missed */
+	struct swb_bridge_hold *holds;      /* hold.c: deliveries held during joins */
 	size_t npending;
 	uv_timer_t pending_timer;
 	uint64_t wh_rr;       /* webhook round-robin */
@@ -255,6 +258,17 @@ void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const struct Swb__Cac
 void swb_bridge_mcache_store(swb_bridge *b, const char *app, const char *chan, const uint8_t *env, size_t len);
 void swb_bridge_mcache_expire(swb_bridge *b);
 void swb_bridge_mcache_fini(swb_bridge *b);
+
+/* hold.c: while a presence join of edge pipe_id on Redis channel name
+ * waits for Redis, deliveries of that channel to that edge are queued and
+ * sent right after the join's answer. take() returns true if it kept m. */
+void swb_bridge_hold_begin(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len);
+void swb_bridge_hold_end(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len, bool ok);
+bool swb_bridge_hold_take(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len, nng_msg *m);
+/* The edge's last local subscriber left while a join of it is held: keep
+ * the interest until the join is answered (true if deferred). */
+bool swb_bridge_hold_defer_remove(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len);
+void swb_bridge_hold_edge_gone(swb_bridge *b, uint32_t pipe_id); /* 0: all */
 
 /* pending.c: leaves / vacates that could not reach Redis (user NULL = the
  * channel's host count went to 0); announced after a reconnect to a Redis

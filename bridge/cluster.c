@@ -410,6 +410,7 @@ void swb_bridge_cluster_fini(swb_bridge *b)
 	uv_close((uv_handle_t *)&b->sweep_timer, NULL);
 	uv_close((uv_handle_t *)&b->settle_timer, NULL);
 	swb_bridge_pending_fini(b);
+	swb_bridge_hold_edge_gone(b, 0);
 	swb_bridge_state_fini(&b->state);
 	swb_bridge_mcache_fini(b);
 	b->cluster_inited = false;

@@ -155,9 +155,10 @@ static void on_interest(swb_bridge *b, uint32_t id, const Swb__Interest *in)
 	int n = interest_name(b, in->app_id, in->channel, name);
 	if (n < 0)
 		return;
-	if (!in->add)
-		swb_bridge_interest_remove(&b->interest, name, (size_t)n, id);
-	else if (swb_bridge_interest_add(&b->interest, name, (size_t)n, id) < 0)
+	if (!in->add) {
+		if (!swb_bridge_hold_defer_remove(b, id, name, (size_t)n))
+			swb_bridge_interest_remove(&b->interest, name, (size_t)n, id);
+	} else if (swb_bridge_interest_add(&b->interest, name, (size_t)n, id) < 0)
 		swb_err("out of memory adding interest in %s", name);
 }
 
@@ -284,6 +285,7 @@ static void edge_gone(swb_bridge *b, uint32_t id)
 	HASH_DEL(b->edges, e);
 	/* after HASH_DEL: its webhooks go to another edge */
 	swb_bridge_cluster_edge_gone(b, id);
+	swb_bridge_hold_edge_gone(b, id);
 	swb_bridge_outq_clear(e);
 	free_app_ids(e);
 	free(e);

@@ -41,6 +41,20 @@ static void call_free(swb_bridge_pres_call *c)
 	}
 }
 
+/* Hold / release deliveries of c's channel to c's edge (see hold.c);
+ * ok: the join was answered with success. */
+static void hold(swb_bridge_pres_call *c, bool begin, bool ok)
+{
+	char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+	int n = swb_bridge_chan_name(name, c->b->prefix, c->app, strlen(c->app), c->chan, strlen(c->chan));
+	if (n < 0 || c->reapply)
+		return;
+	if (begin)
+		swb_bridge_hold_begin(c->b, c->pipe_id, name, (size_t)n);
+	else
+		swb_bridge_hold_end(c->b, c->pipe_id, name, (size_t)n, ok);
+}
+
 static void answer(swb_bridge *b, uint32_t pipe_id, uint64_t rid, const char *error, const swb_sbuf *json)
 {
 	Swb__PresenceJoined pj = SWB__PRESENCE_JOINED__INIT;
@@ -127,9 +141,10 @@ static void on_join_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	swb_bridge_pres_call *c = privdata;
 	const redisReply *hash = NULL;
 	int res = reply ? swb_bridge_reply_pres_join(reply, &hash) : SWB_PJ_BAD;
+	int rc = REPLY_BAD;
 	if (res == SWB_PJ_FULL) {
 		refuse_join(c, "member limit reached");
-	} else if (res == SWB_PJ_BAD || answer_from_reply(c, hash) == REPLY_BAD) {
+	} else if (res == SWB_PJ_BAD || (rc = answer_from_reply(c, hash)) == REPLY_BAD) {
 		if (reply)
 			c->b->cnt.script_errors++;
 		if (!c->reapply)
@@ -137,6 +152,7 @@ static void on_join_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	} else if (res == SWB_PJ_ADDED && !c->silent) {
 		swb_bridge_webhook(c->b, c->app, "member_added", c->chan, c->user);
 	}
+	hold(c, false, rc == REPLY_ANSWERED);
 	call_free(c);
 }
 
@@ -151,6 +167,7 @@ static void on_members_reply(redisAsyncContext *ac, void *reply, void *privdata)
 			c->b->cnt.script_errors++;
 		refuse_join(c, reply ? "redis error" : "redis unavailable");
 	}
+	hold(c, false, rc == REPLY_ANSWERED);
 	call_free(c);
 }
 
@@ -327,9 +344,13 @@ void swb_bridge_presence_join(swb_bridge *b, uint32_t pipe_id, const Swb__Presen
 	}
 	swb_bridge_pres_call *c = call_new(b, pipe_id, j->request_id, j->app_id, j->channel, j->user_id,
 					   j->socket_id);
+	if (c)
+		hold(c, true, false);
 	int rc = !c ? -1 : r == SWB_JOIN_FIRST ? run_join(b, c, info, j->user_info.len, j->max_members)
 					       : read_members(b, c);
 	if (rc < 0) {
+		if (c)
+			hold(c, false, false);
 		call_free(c);
 		swb_bridge_state_leave(&b->state, j->app_id, j->channel, j->user_id, pipe_id, j->socket_id);
 		answer(b, pipe_id, j->request_id, "redis unavailable", NULL);

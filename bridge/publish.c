@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "answers.h"
 #include "bridge.h"
 #include "log.h"
@@ -69,39 +71,56 @@ static void deliver_local(swb_bridge *b, const char *name, size_t name_len, cons
 		nng_msg *copy = m;
 		if (i + 1 < ch->n && nng_msg_dup(&copy, m) != 0)
 			continue;
-		swb_bridge_edges_send(b, ch->members[i].edge, copy);
 		b->cnt.delivered++;
+		if (!swb_bridge_hold_take(b, ch->members[i].edge, name, name_len, copy))
+			swb_bridge_edges_send(b, ch->members[i].edge, copy);
 	}
 }
 
 /* Payload must be an Envelope for exactly the channel it arrived on. */
-static bool envelope_matches(swb_bridge *b, const char *name, size_t name_len, const uint8_t *payload,
-			     size_t len)
+static bool envelope_matches(swb_bridge *b, const char *name, size_t name_len, const Swb__Envelope *env)
 {
-	Swb__Envelope *env = swb__envelope__unpack(NULL, len, payload);
-	if (!env)
-		return false;
-	bool ok = false;
 	char want[SWB_BRIDGE_CHAN_NAME_MAX + 1];
 	size_t al = env->app_id ? strlen(env->app_id) : 0, cl = env->channel ? strlen(env->channel) : 0;
-	if (swb_app_token_valid(env->app_id, al) && swb_channel_name_valid(env->channel, cl)) {
-		int n = swb_bridge_chan_name(want, b->prefix, env->app_id, al, env->channel, cl);
-		ok = n >= 0 && (size_t)n == name_len && memcmp(want, name, name_len) == 0;
-	}
-	swb__envelope__free_unpacked(env, NULL);
-	return ok;
+	if (!swb_app_token_valid(env->app_id, al) || !swb_channel_name_valid(env->channel, cl))
+		return false;
+	int n = swb_bridge_chan_name(want, b->prefix, env->app_id, al, env->channel, cl);
+	return n >= 0 && (size_t)n == name_len && memcmp(want, name, name_len) == 0;
+}
+
+/* A member_removed for a user this host holds connections of is stale
+ * here: the user left and came back (their pres_join ran after the
+ * removal and publishes member_added), but the removal may arrive after
+ * this host already told a returning connection it is subscribed. Local
+ * connections must not see a present member (or themselves) removed. */
+static bool stale_member_removed(swb_bridge *b, const Swb__Envelope *env)
+{
+	if (!env->event || strcmp(env->event, "pusher_internal:member_removed") != 0 || !env->data.len)
+		return false;
+	cJSON *d = cJSON_ParseWithLength((const char *)env->data.data, env->data.len);
+	const cJSON *u = cJSON_GetObjectItemCaseSensitive(d, "user_id");
+	bool stale = cJSON_IsString(u) &&
+		     swb_bridge_state_user_find(swb_bridge_state_pchan_find(&b->state, env->app_id, env->channel),
+						u->valuestring);
+	cJSON_Delete(d);
+	return stale;
 }
 
 void swb_bridge_deliver(swb_bridge *b, const char *name, size_t name_len, const uint8_t *payload, size_t len)
 {
-	if (!envelope_matches(b, name, name_len, payload, len)) {
+	Swb__Envelope *env = swb__envelope__unpack(NULL, len, payload);
+	if (!env || !envelope_matches(b, name, name_len, env)) {
 		b->cnt.redis_bad_payload++;
 		swb_bridge_ratelog_emit(&b->rl_redis, SWB_LOG_WARN,
-				   "dropped a Redis message on %.*s: not an Envelope for that channel",
-				   (int)(name_len > 200 ? 200 : name_len), name);
-		return;
+					"dropped a Redis message on %.*s: not an Envelope for that channel",
+					(int)(name_len > 200 ? 200 : name_len), name);
+	} else if (!b->url.none && stale_member_removed(b, env)) {
+		b->cnt.stale_removals++;
+	} else {
+		deliver_local(b, name, name_len, payload, len);
 	}
-	deliver_local(b, name, name_len, payload, len);
+	if (env)
+		swb__envelope__free_unpacked(env, NULL);
 }
 
 static bool envelope_valid(const Swb__Envelope *e)

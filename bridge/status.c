@@ -83,6 +83,7 @@ static cJSON *counters_json(const swb_bridge_counters *c)
 	C(reconciled);
 	C(terminates);
 	C(script_errors);
+	C(stale_removals);
 #undef C
 	return o;
 }
