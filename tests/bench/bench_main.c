@@ -408,7 +408,7 @@ static void sample_mem(bool start)
 
 typedef struct step_result {
 	long rate;
-	double seconds, window_s;
+	double seconds, window_s, active_s; /* active: first publish -> last delivery or response */
 	bench_pub_step pub;
 	bench_step_rep rx;
 	uint64_t expected;
@@ -533,6 +533,9 @@ static int run_publish(void)
 		if (bench_pub_run(pub, 0, cfg.steps[0], (double)cfg.warmup, &w) < 0) {
 			snprintf(R.error, sizeof(R.error), "%s", w.first_error);
 			rc = -1;
+		} else if (w.attempted && !w.ok) {
+			snprintf(R.error, sizeof(R.error), "every warmup publish failed (first: %s)", w.first_error);
+			rc = -1;
 		}
 		free(w.ok_per_channel);
 	}
@@ -560,7 +563,18 @@ static int run_publish(void)
 		sr->server_cpu_s = servers_cpu() - cpu0;
 		sr->bench_cpu_s = bench_cpu() - b0;
 		collect_step(sr, (uint32_t)s + 1);
+		uint64_t last = sr->rx.t_last_ns > sr->pub.t_last_ns ? sr->rx.t_last_ns : sr->pub.t_last_ns;
+		sr->active_s = sr->pub.t_first_ns && last > sr->pub.t_first_ns ? (double)(last - sr->pub.t_first_ns) / 1e9
+									       : sr->window_s;
+		if (sr->active_s < sr->seconds)
+			sr->active_s = sr->seconds;
 		R.steps[R.nsteps++] = sr;
+		if (sr->pub.attempted && !sr->pub.ok) {
+			snprintf(R.error, sizeof(R.error), "every publish of step %zu failed (first: %s)", s + 1,
+				 sr->pub.first_error);
+			rc = -1;
+			break;
+		}
 		if (!cfg.json)
 			fprintf(stderr, "swb-bench: step %zu: %ld/s, %llu of %llu deliveries, p99 %.2f ms\n", s + 1,
 				sr->rate, (unsigned long long)sr->rx.received, (unsigned long long)sr->expected,
@@ -736,11 +750,13 @@ static void report_json(FILE *out)
 		json_hist(&b, "publish_rtt_ms", &s->pub.rtt);
 		json_kv(&b, "window_s", round(s->window_s * 1000) / 1000, true);
 		json_kv(&b, "server_cpu_s", round(s->server_cpu_s * 100) / 100, true);
-		json_kv(&b, "server_cpu_pct", nprocs ? round(s->server_cpu_s / s->window_s * 1000) / 10 : NAN, true);
+		json_kv(&b, "active_s", round(s->active_s * 1000) / 1000, true);
+		json_kv(&b, "server_cpu_pct", nprocs ? round(s->server_cpu_s / s->active_s * 1000) / 10 : NAN, true);
 		json_kv(&b, "server_cpu_us_per_delivery",
 			nprocs && s->rx.received ? round(s->server_cpu_s * 1e6 / (double)s->rx.received * 100) / 100 : NAN,
 			true);
 		json_kv(&b, "bench_cpu_s", round(s->bench_cpu_s * 100) / 100, true);
+		json_kv(&b, "bench_cpu_pct", round(s->bench_cpu_s / s->active_s * 1000) / 10, true);
 		json_kv(&b, "bench_cpu_us_per_delivery",
 			s->rx.received ? round(s->bench_cpu_s * 1e6 / (double)s->rx.received * 100) / 100 : NAN, true);
 		swb_sbuf_puts(&b, "}");
@@ -817,26 +833,31 @@ static void report_human(void)
 	if (R.setup.first_error[0])
 		printf("  first setup error: %s\n", R.setup.first_error);
 	if (R.nsteps) {
-		printf("\n%9s %9s %10s %10s %7s %5s %11s %8s %8s %8s %8s %8s %9s %9s\n", "rate/s", "pub ok", "expected",
+		printf("\n%9s %9s %9s %10s %10s %7s %5s %11s %8s %8s %8s %8s %8s %9s %9s\n", "rate/s", "sent/s", "pub ok", "expected",
 		       "received", "lost", "dup", "deliv/s", "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "srv cpu%",
 		       "srv us/d");
 		for (size_t i = 0; i < R.nsteps; i++) {
 			const step_result *s = R.steps[i];
 			const swb_hist *h = &s->rx.lat;
-			printf("%9ld %9llu %10llu %10llu %7llu %5llu %11.0f %8.2f %8.2f %8.2f %8.2f %8.2f", s->rate,
-			       (unsigned long long)s->pub.ok, (unsigned long long)s->expected,
+			printf("%9ld %9.0f %9llu %10llu %10llu %7llu %5llu %11.0f %8.2f %8.2f %8.2f %8.2f %8.2f", s->rate,
+			       (double)s->pub.attempted / s->seconds, (unsigned long long)s->pub.ok, (unsigned long long)s->expected,
 			       (unsigned long long)s->rx.received, (unsigned long long)lost_of(s),
 			       (unsigned long long)s->rx.duplicates, (double)s->rx.received / s->seconds,
 			       ms(swb_hist_quantile(h, 0.5)), ms(swb_hist_quantile(h, 0.9)), ms(swb_hist_quantile(h, 0.99)),
 			       ms(swb_hist_quantile(h, 0.999)), ms(h->max));
 			if (nprocs)
-				printf(" %9.1f %9.2f\n", s->server_cpu_s / s->window_s * 100,
+				printf(" %9.1f %9.2f\n", s->server_cpu_s / s->active_s * 100,
 				       s->rx.received ? s->server_cpu_s * 1e6 / (double)s->rx.received : 0);
 			else
 				printf(" %9s %9s\n", "-", "-");
 			if (s->pub.first_error[0])
 				printf("          %llu HTTP errors, first: %s\n", (unsigned long long)s->pub.http_errors,
 				       s->pub.first_error);
+			if (s->pub.unsent)
+				printf("          the publisher fell behind: %llu of %.0f publishes not sent: all %ld HTTP "
+				       "connections were waiting (publish round trip p50 %.2f ms, p99 %.2f ms)\n",
+				       (unsigned long long)s->pub.unsent, (double)s->rate * s->seconds, cfg.http_conns,
+				       ms(swb_hist_quantile(&s->pub.rtt, 0.5)), ms(swb_hist_quantile(&s->pub.rtt, 0.99)));
 		}
 		if (R.stopped_early)
 			printf("stopped early: %s\n", R.stop_reason);

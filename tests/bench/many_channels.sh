@@ -31,7 +31,7 @@ WARMUP=${WARMUP:-2}
 DRAIN=${DRAIN:-3}
 STOP_P99_MS=${STOP_P99_MS:-0}
 EDGES_PER_HOST=${EDGES_PER_HOST:-$(edges_for $(((CONNECTIONS + 1) / 2)))}
-HTTP_CONNS=${HTTP_CONNS:-16}
+HTTP_CONNS=${HTTP_CONNS:-64}
 
 start_redis
 start_host a
