@@ -24,11 +24,12 @@ enum { HC_DOWN = 0, HC_CONNECTING, HC_IDLE, HC_BUSY };
 
 #define REQ_TIMEOUT_NS 10000000000ull
 #define RX_CAP 16384
+#define IDLE_REOPEN_NS 3000000000ull
 
 typedef struct hconn {
 	int fd, state;
 	bool want_out;
-	uint64_t t_sent, retry_at;
+	uint64_t t_sent, retry_at, idle_since;
 	uint32_t ch;
 	char *tx;
 	size_t tx_len, tx_off;
@@ -261,6 +262,7 @@ static void on_response(bench_pub *p, hconn *h)
 		memmove(h->rx, h->rx + used, h->rx_len - used);
 		h->rx_len -= used;
 		h->state = HC_IDLE;
+		h->idle_since = now;
 		if (close_after) {
 			hc_close(p, h, 0);
 			return;
@@ -283,6 +285,7 @@ static void on_hc_event(bench_pub *p, hconn *h, uint32_t events)
 		if (!(events & EPOLLOUT))
 			return;
 		h->state = HC_IDLE;
+		h->idle_since = bench_now_ns();
 		p->ever_connected = true;
 		hc_want_out(p, h, false);
 		return;
@@ -318,6 +321,8 @@ static void poll_once(bench_pub *p, int timeout_ms)
 		hconn *h = &p->h[i];
 		if (h->state == HC_DOWN && now >= h->retry_at)
 			hc_connect(p, h);
+		else if (h->state == HC_IDLE && now - h->idle_since > IDLE_REOPEN_NS)
+			hc_close(p, h, 0); /* before the server's keep-alive timeout can race a request */
 		else if (h->state == HC_BUSY && now - h->t_sent > REQ_TIMEOUT_NS) {
 			p->st->timeouts++;
 			hc_fail_request(p, h, "no response within 10 s");
@@ -339,7 +344,8 @@ int bench_pub_run(bench_pub *p, uint32_t step, long rate, double seconds, bench_
 {
 	p->st = st;
 	p->step = step;
-	uint64_t t0 = bench_now_ns(), end = t0 + (uint64_t)(seconds * 1e9);
+	uint64_t t0 = bench_now_ns(), end;
+	poll_once(p, 0); /* notice connections the server closed since the last step */
 	/* connections first (bounded: 5 s) */
 	while (!idle_conn(p)) {
 		poll_once(p, 5);
