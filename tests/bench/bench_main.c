@@ -833,9 +833,9 @@ static void report_human(void)
 	if (R.setup.first_error[0])
 		printf("  first setup error: %s\n", R.setup.first_error);
 	if (R.nsteps) {
-		printf("\n%9s %9s %9s %10s %10s %7s %5s %11s %8s %8s %8s %8s %8s %9s %9s\n", "rate/s", "sent/s", "pub ok", "expected",
+		printf("\n%9s %9s %9s %10s %10s %7s %5s %11s %8s %8s %8s %8s %8s %9s %9s %10s\n", "rate/s", "sent/s", "pub ok", "expected",
 		       "received", "lost", "dup", "deliv/s", "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "srv cpu%",
-		       "srv us/d");
+		       "srv us/d", "bench cpu%");
 		for (size_t i = 0; i < R.nsteps; i++) {
 			const step_result *s = R.steps[i];
 			const swb_hist *h = &s->rx.lat;
@@ -846,10 +846,11 @@ static void report_human(void)
 			       ms(swb_hist_quantile(h, 0.5)), ms(swb_hist_quantile(h, 0.9)), ms(swb_hist_quantile(h, 0.99)),
 			       ms(swb_hist_quantile(h, 0.999)), ms(h->max));
 			if (nprocs)
-				printf(" %9.1f %9.2f\n", s->server_cpu_s / s->active_s * 100,
+				printf(" %9.1f %9.2f", s->server_cpu_s / s->active_s * 100,
 				       s->rx.received ? s->server_cpu_s * 1e6 / (double)s->rx.received : 0);
 			else
-				printf(" %9s %9s\n", "-", "-");
+				printf(" %9s %9s", "-", "-");
+			printf(" %10.1f\n", s->bench_cpu_s / s->active_s * 100);
 			if (s->pub.first_error[0])
 				printf("          %llu HTTP errors, first: %s\n", (unsigned long long)s->pub.http_errors,
 				       s->pub.first_error);

@@ -6,7 +6,7 @@
 #   SUBSCRIBERS=5000 RATE_STEPS=1,2,5,10,20 tests/bench/broadcast.sh
 #   SMOKE=1 tests/bench/broadcast.sh              # CI: 50 subscribers, one 2 s step at 20/s
 #
-# Starts redis-server, hosts a and b (EDGES_PER_HOST edges each, default 1),
+# Starts redis-server, hosts a and b (EDGES_PER_HOST edges each, default: one per 18,000 subscribers of that host),
 # and runs
 #   swb-bench --pattern one --connections N --target <all edges of a and b>
 #             --publish-target <first edge of a> --rate-steps STEPS
@@ -20,7 +20,7 @@
 # Stepping stops at the first step whose p99 exceeds STOP_P99_MS or that
 # lost deliveries (STOP_P99_MS=0: run every step).
 # Env: SUBSCRIBERS, RATE_STEPS, DURATION, WARMUP, DRAIN, STOP_P99_MS,
-#      EDGES_PER_HOST, PAYLOAD, HTTP_CONNS, plus lib.sh's.
+#      EDGES_PER_HOST (default: enough for SUBSCRIBERS/2 per host), PAYLOAD, HTTP_CONNS, plus lib.sh's.
 SCENARIO=broadcast
 source "$(dirname "$0")/lib.sh"
 
@@ -34,7 +34,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
 DRAIN=${DRAIN:-3}
 STOP_P99_MS=${STOP_P99_MS:-50}
-EDGES_PER_HOST=${EDGES_PER_HOST:-1}
+EDGES_PER_HOST=${EDGES_PER_HOST:-$(edges_for $(((SUBSCRIBERS + 1) / 2)))}
 PAYLOAD=${PAYLOAD:-0}
 HTTP_CONNS=${HTTP_CONNS:-8}
 

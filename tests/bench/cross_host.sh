@@ -15,7 +15,7 @@
 # both hosts + redis. The anchor's comparable number: 1,000 subscribers at
 # 10 broadcasts/s, "via Redis" p50 23.5 ms / p99 51.4 ms.
 # Env: SUBSCRIBERS, RATE, DURATION, WARMUP, DRAIN, PATTERN (default one),
-#      CHANNELS (for mod), EDGES_B (default 1), plus lib.sh's.
+#      CHANNELS (for mod), EDGES_B (default: one per 18,000 subscribers), plus lib.sh's.
 SCENARIO=cross_host
 source "$(dirname "$0")/lib.sh"
 
@@ -29,7 +29,7 @@ WARMUP=${WARMUP:-3}
 DRAIN=${DRAIN:-3}
 PATTERN=${PATTERN:-one}
 CHANNELS=${CHANNELS:-1}
-EDGES_B=${EDGES_B:-1}
+EDGES_B=${EDGES_B:-$(edges_for "$SUBSCRIBERS")}
 
 start_redis
 start_host a
