@@ -232,6 +232,11 @@ static void validate(void)
 	if ((c->connections + c->workers - 1) / c->workers > budget)
 		swb_opts_usage_error(&spec, "%ld connections over %ld workers exceed %ld sockets per process (fd limit)",
 				     c->connections, c->workers, budget);
+	if (c->pattern != PAT_EACH && c->http_conns / (long)c->nchannels > 48)
+		fprintf(stderr, "swb-bench: warning: %ld HTTP connections publishing to %u channel(s) may reorder one "
+				"channel's events by more than the 64-wide duplicate window (late ones would count as "
+				"duplicates)\n",
+			c->http_conns, c->nchannels);
 	if (!c->swbctl) {
 		static char path[PATH_MAX];
 		ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 16);
@@ -742,6 +747,8 @@ static void report_json(FILE *out)
 		json_kv(&b, "expected", (double)s->expected, true);
 		json_kv(&b, "received", (double)s->rx.received, true);
 		json_kv(&b, "lost", (double)lost_of(s), true);
+		/* deliveries beyond expected: publishes that failed (non-200) yet were delivered */
+		json_kv(&b, "unexpected", s->rx.received > s->expected ? (double)(s->rx.received - s->expected) : 0, true);
 		json_kv(&b, "duplicates", (double)s->rx.duplicates, true);
 		json_kv(&b, "wrong_channel", (double)s->rx.wrong_channel, true);
 		json_kv(&b, "bad_payload", (double)s->rx.bad_payload, true);

@@ -37,7 +37,11 @@ command -v redis-server >/dev/null || die "redis-server not found"
 # edges hold up to ~19,000 client sockets each; raise our soft limit to the hard one
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-port_in_use() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
+if command -v ss >/dev/null; then
+  port_in_use() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
+else # no iproute2: try to connect
+  port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+fi
 
 # A free port below the ephemeral range (so the bench's own connections never take it).
 free_port() {
