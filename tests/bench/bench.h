@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bench_hist.h"
 #include "opts.h"
@@ -88,8 +89,8 @@ typedef struct bench_step_rep {
 
 /* MSG_FINAL */
 typedef struct bench_final_rep {
-	uint64_t late;          /* deliveries of a step after it was reported */
-	uint64_t disconnects;   /* subscribed connections the server closed */
+	uint64_t late;        /* deliveries of a step after it was reported */
+	uint64_t disconnects; /* subscribed connections the server closed */
 	uint64_t protocol_errors, pusher_errors, pings, ws_pings, other_events;
 	char first_error[160];
 } bench_final_rep;
@@ -105,7 +106,7 @@ typedef struct bench_pub_step {
 	int first_error_status;
 	char first_error[160];
 	uint32_t *ok_per_channel; /* nchannels entries */
-	swb_hist rtt; /* HTTP request -> response */
+	swb_hist rtt;             /* HTTP request -> response */
 } bench_pub_step;
 
 bench_pub *bench_pub_new(const bench_cfg *c);
@@ -124,7 +125,7 @@ typedef struct bench_proc {
 	bool gone;
 } bench_proc;
 
-double bench_proc_cpu(int pid);                      /* utime+stime seconds, -1 if gone */
+double bench_proc_cpu(int pid);                          /* utime+stime seconds, -1 if gone */
 int bench_proc_mem(int pid, long *rss_kb, long *hwm_kb); /* 0 or -1 */
 void bench_proc_name(int pid, char *out, size_t cap);
 /* Kernel TCP memory of the whole machine (both ends of loopback
@@ -137,5 +138,36 @@ void bench_kernel_tcp(bench_ktcp *k);
 /* Append the pids of a host (bridge + edges) from `swbctl --json status`.
  * Returns how many, or -1 with a message on stderr. */
 int bench_pids_from_runtime_dir(const char *swbctl, const char *dir, int *pids, int max);
+
+/* ---- results (bench_main.c fills them, bench_report.c prints them) ---- */
+#define BENCH_MAX_PIDS 256
+typedef struct bench_step_result {
+	long rate;
+	double seconds, window_s, active_s; /* active: first publish -> last delivery or response */
+	bench_pub_step pub;
+	bench_step_rep rx;
+	uint64_t expected;
+	double server_cpu_s, bench_cpu_s;
+} bench_step_result;
+
+typedef struct bench_results {
+	bench_setup_rep setup;
+	uint32_t *subs;
+	bench_final_rep fin;
+	bench_step_result *steps[BENCH_MAX_STEPS];
+	size_t nsteps;
+	bool stopped_early;
+	char stop_reason[128];
+	bool setup_ok;
+	char error[256];
+	bench_ktcp k0, k1;
+	double idle_hold_s;
+	uint64_t t_start, t_end;
+	bench_proc procs[BENCH_MAX_PIDS]; /* the measured server processes */
+	int nprocs;
+} bench_results;
+
+void bench_report_json(FILE *out, const bench_cfg *c, const bench_results *r);
+void bench_report_human(const bench_cfg *c, const bench_results *r);
 
 #endif

@@ -25,9 +25,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "sbuf.h"
 
-#define MAX_PIDS 256
 #define MAX_WORKERS 64
 
 uint64_t bench_now_ns(void)
@@ -77,35 +75,65 @@ static bench_cfg cfg = {
 };
 
 static swb_opt opts[] = {
-	{ "mode", "SWB_BENCH_MODE", SWB_OPT_STR, "MODE", "idle (connect, subscribe, hold, report memory) or publish (default)", &cfg.mode, 0, 0 },
-	{ "target", "SWB_BENCH_TARGETS", SWB_OPT_LIST, "HOST:PORT", "an edge to connect subscribers to (repeatable; round-robin)", &cfg.target_list, 0, 0 },
-	{ "connections", "SWB_BENCH_CONNECTIONS", SWB_OPT_INT, "N", "subscriber connections (default 100)", &cfg.connections, 0, 2000000 },
-	{ "workers", "SWB_BENCH_WORKERS", SWB_OPT_INT, "K", "subscriber processes (default: enough for 19,000 sockets each)", &cfg.workers, 0, MAX_WORKERS },
-	{ "source-ips", "SWB_BENCH_SOURCE_IPS", SWB_OPT_INT, "COUNT", "loopback source addresses to spread over (default N/25000+1)", &cfg.source_ips, 0, 65536 },
-	{ "source-base", "SWB_BENCH_SOURCE_BASE", SWB_OPT_STR, "IP", "first source address (default 127.0.0.1; the next ones count up)", &cfg.source_base, 0, 0 },
-	{ "connect-rate", "SWB_BENCH_CONNECT_RATE", SWB_OPT_INT, "PER_S", "new connections per second (default 2000)", &cfg.connect_rate, 1, 1000000 },
-	{ "max-handshakes", "SWB_BENCH_MAX_HANDSHAKES", SWB_OPT_INT, "N", "handshakes in flight at most (default 256)", &cfg.max_handshakes, 1, 100000 },
-	{ "connect-timeout", "SWB_BENCH_CONNECT_TIMEOUT", SWB_OPT_INT, "SECS", "per connection, until subscribed (default 15)", &cfg.connect_timeout, 1, 3600 },
-	{ "channels", "SWB_BENCH_CHANNELS", SWB_OPT_INT, "M", "channels for --pattern mod (default 1)", &cfg.channels, 1, 2000000 },
-	{ "pattern", "SWB_BENCH_PATTERN", SWB_OPT_STR, "P", "one (all on channel 0), each (connection i on channel i), mod (i on channel i%M)", &cfg.pattern_s, 0, 0 },
-	{ "channel-prefix", "SWB_BENCH_CHANNEL_PREFIX", SWB_OPT_STR, "S", "channel name prefix (default bench-)", &cfg.channel_prefix, 0, 0 },
-	{ "app", "SWB_BENCH_APP", SWB_OPT_STR, "ID:KEY:SECRET", "the app (default bench:bench-key:bench-secret)", &cfg.app, 0, 0 },
-	{ "publish-target", "SWB_BENCH_PUBLISH_TARGET", SWB_OPT_STR, "HOST:PORT", "edge whose HTTP API publishes (default: the first --target)", &cfg.publish_target_s, 0, 0 },
-	{ "rate", "SWB_BENCH_RATE", SWB_OPT_INT, "PER_S", "publishes per second (default 100)", &cfg.rate, 1, 10000000 },
-	{ "rate-steps", "SWB_BENCH_RATE_STEPS", SWB_OPT_STR, "R1,R2,...", "publish rates to step through (overrides --rate)", &cfg.rate_steps_s, 0, 0 },
-	{ "duration", "SWB_BENCH_DURATION", SWB_OPT_INT, "SECS", "publishing time per step (default 10)", &cfg.duration, 1, 86400 },
-	{ "warmup", "SWB_BENCH_WARMUP", SWB_OPT_INT, "SECS", "unrecorded publishing before the first step (default 2)", &cfg.warmup, 0, 3600 },
-	{ "drain", "SWB_BENCH_DRAIN", SWB_OPT_INT, "SECS", "wait after each step before counting (default 2)", &cfg.drain, 0, 600 },
-	{ "payload", "SWB_BENCH_PAYLOAD", SWB_OPT_INT, "BYTES", "pad each event's data to at least BYTES (default 0; max 9000)", &cfg.payload, 0, 9000 },
-	{ "stop-p99-ms", "SWB_BENCH_STOP_P99_MS", SWB_OPT_INT, "MS", "stop stepping once a step's p99 exceeds MS or loses deliveries (default off)", &cfg.stop_p99_ms, 0, 3600000 },
-	{ "http-conns", "SWB_BENCH_HTTP_CONNS", SWB_OPT_INT, "N", "keep-alive HTTP connections for publishing (default 8)", &cfg.http_conns, 1, 1024 },
-	{ "hold", "SWB_BENCH_HOLD", SWB_OPT_INT, "SECS", "idle mode: hold the connections this long before measuring (default 5)", &cfg.hold, 0, 86400 },
-	{ "pid", "SWB_BENCH_PIDS", SWB_OPT_LIST, "PID", "a server process to measure (repeatable)", &cfg.pid_list, 0, 0 },
-	{ "pids-from-runtime-dir", "SWB_BENCH_RUNTIME_DIRS", SWB_OPT_LIST, "DIR", "measure that host's bridge and edges (swbctl status; repeatable)", &cfg.runtime_dirs, 0, 0 },
-	{ "swbctl", "SWB_BENCH_SWBCTL", SWB_OPT_STR, "PATH", "swbctl binary (default: next to swb-bench)", &cfg.swbctl, 0, 0 },
-	{ "max-seconds", "SWB_BENCH_MAX_SECONDS", SWB_OPT_INT, "SECS", "watchdog: give up (killing the workers) after SECS (default off)", &cfg.max_seconds, 0, 864000 },
-	{ "json", "SWB_BENCH_JSON", SWB_OPT_FLAG, NULL, "print one JSON document instead of the human report", &cfg.json, 0, 0 },
-	{ "json-out", "SWB_BENCH_JSON_OUT", SWB_OPT_STR, "FILE", "also write the JSON document to FILE", &cfg.json_out, 0, 0 },
+	{ "mode", "SWB_BENCH_MODE", SWB_OPT_STR, "MODE",
+	  "idle (connect, subscribe, hold, report memory) or publish (default)", &cfg.mode, 0, 0 },
+	{ "target", "SWB_BENCH_TARGETS", SWB_OPT_LIST, "HOST:PORT",
+	  "an edge to connect subscribers to (repeatable; round-robin)", &cfg.target_list, 0, 0 },
+	{ "connections", "SWB_BENCH_CONNECTIONS", SWB_OPT_INT, "N", "subscriber connections (default 100)",
+	  &cfg.connections, 0, 2000000 },
+	{ "workers", "SWB_BENCH_WORKERS", SWB_OPT_INT, "K",
+	  "subscriber processes (default: enough for 19,000 sockets each)", &cfg.workers, 0, MAX_WORKERS },
+	{ "source-ips", "SWB_BENCH_SOURCE_IPS", SWB_OPT_INT, "COUNT",
+	  "loopback source addresses to spread over (default N/25000+1)", &cfg.source_ips, 0, 65536 },
+	{ "source-base", "SWB_BENCH_SOURCE_BASE", SWB_OPT_STR, "IP",
+	  "first source address (default 127.0.0.1; the next ones count up)", &cfg.source_base, 0, 0 },
+	{ "connect-rate", "SWB_BENCH_CONNECT_RATE", SWB_OPT_INT, "PER_S", "new connections per second (default 2000)",
+	  &cfg.connect_rate, 1, 1000000 },
+	{ "max-handshakes", "SWB_BENCH_MAX_HANDSHAKES", SWB_OPT_INT, "N", "handshakes in flight at most (default 256)",
+	  &cfg.max_handshakes, 1, 100000 },
+	{ "connect-timeout", "SWB_BENCH_CONNECT_TIMEOUT", SWB_OPT_INT, "SECS",
+	  "per connection, until subscribed (default 15)", &cfg.connect_timeout, 1, 3600 },
+	{ "channels", "SWB_BENCH_CHANNELS", SWB_OPT_INT, "M", "channels for --pattern mod (default 1)", &cfg.channels,
+	  1, 2000000 },
+	{ "pattern", "SWB_BENCH_PATTERN", SWB_OPT_STR, "P",
+	  "one (all on channel 0), each (connection i on channel i), mod (i on channel i%M)", &cfg.pattern_s, 0, 0 },
+	{ "channel-prefix", "SWB_BENCH_CHANNEL_PREFIX", SWB_OPT_STR, "S", "channel name prefix (default bench-)",
+	  &cfg.channel_prefix, 0, 0 },
+	{ "app", "SWB_BENCH_APP", SWB_OPT_STR, "ID:KEY:SECRET", "the app (default bench:bench-key:bench-secret)",
+	  &cfg.app, 0, 0 },
+	{ "publish-target", "SWB_BENCH_PUBLISH_TARGET", SWB_OPT_STR, "HOST:PORT",
+	  "edge whose HTTP API publishes (default: the first --target)", &cfg.publish_target_s, 0, 0 },
+	{ "rate", "SWB_BENCH_RATE", SWB_OPT_INT, "PER_S", "publishes per second (default 100)", &cfg.rate, 1,
+	  10000000 },
+	{ "rate-steps", "SWB_BENCH_RATE_STEPS", SWB_OPT_STR, "R1,R2,...",
+	  "publish rates to step through (overrides --rate)", &cfg.rate_steps_s, 0, 0 },
+	{ "duration", "SWB_BENCH_DURATION", SWB_OPT_INT, "SECS", "publishing time per step (default 10)", &cfg.duration,
+	  1, 86400 },
+	{ "warmup", "SWB_BENCH_WARMUP", SWB_OPT_INT, "SECS", "unrecorded publishing before the first step (default 2)",
+	  &cfg.warmup, 0, 3600 },
+	{ "drain", "SWB_BENCH_DRAIN", SWB_OPT_INT, "SECS", "wait after each step before counting (default 2)",
+	  &cfg.drain, 0, 600 },
+	{ "payload", "SWB_BENCH_PAYLOAD", SWB_OPT_INT, "BYTES",
+	  "pad each event's data to at least BYTES (default 0; max 9000)", &cfg.payload, 0, 9000 },
+	{ "stop-p99-ms", "SWB_BENCH_STOP_P99_MS", SWB_OPT_INT, "MS",
+	  "stop stepping once a step's p99 exceeds MS or loses deliveries (default off)", &cfg.stop_p99_ms, 0,
+	  3600000 },
+	{ "http-conns", "SWB_BENCH_HTTP_CONNS", SWB_OPT_INT, "N",
+	  "keep-alive HTTP connections for publishing (default 8)", &cfg.http_conns, 1, 1024 },
+	{ "hold", "SWB_BENCH_HOLD", SWB_OPT_INT, "SECS",
+	  "idle mode: hold the connections this long before measuring (default 5)", &cfg.hold, 0, 86400 },
+	{ "pid", "SWB_BENCH_PIDS", SWB_OPT_LIST, "PID", "a server process to measure (repeatable)", &cfg.pid_list, 0,
+	  0 },
+	{ "pids-from-runtime-dir", "SWB_BENCH_RUNTIME_DIRS", SWB_OPT_LIST, "DIR",
+	  "measure that host's bridge and edges (swbctl status; repeatable)", &cfg.runtime_dirs, 0, 0 },
+	{ "swbctl", "SWB_BENCH_SWBCTL", SWB_OPT_STR, "PATH", "swbctl binary (default: next to swb-bench)", &cfg.swbctl,
+	  0, 0 },
+	{ "max-seconds", "SWB_BENCH_MAX_SECONDS", SWB_OPT_INT, "SECS",
+	  "watchdog: give up (killing the workers) after SECS (default off)", &cfg.max_seconds, 0, 864000 },
+	{ "json", "SWB_BENCH_JSON", SWB_OPT_FLAG, NULL, "print one JSON document instead of the human report",
+	  &cfg.json, 0, 0 },
+	{ "json-out", "SWB_BENCH_JSON_OUT", SWB_OPT_STR, "FILE", "also write the JSON document to FILE", &cfg.json_out,
+	  0, 0 },
 	{ 0 },
 };
 
@@ -171,9 +199,9 @@ static void validate(void)
 		c->pattern = PAT_MOD;
 	else
 		swb_opts_usage_error(&spec, "invalid value for --pattern: expected one, each or mod");
-	c->nchannels = c->pattern == PAT_ONE ? 1
-		     : c->pattern == PAT_EACH ? (uint32_t)(c->connections ? c->connections : 1)
-					      : (uint32_t)c->channels;
+	c->nchannels = c->pattern == PAT_ONE    ? 1
+		       : c->pattern == PAT_EACH ? (uint32_t)(c->connections ? c->connections : 1)
+						: (uint32_t)c->channels;
 	if (c->target_list.n == 0)
 		swb_opts_usage_error(&spec, "missing --target HOST:PORT");
 	if (c->target_list.n > BENCH_MAX_TARGETS)
@@ -203,7 +231,8 @@ static void validate(void)
 			char *end;
 			long r = strtol(p, &end, 10);
 			if (end == p || r < 1 || r > 10000000 || (*end && *end != ','))
-				swb_opts_usage_error(&spec, "invalid value for --rate-steps: expected R1,R2,... (1-10000000)");
+				swb_opts_usage_error(&spec,
+						     "invalid value for --rate-steps: expected R1,R2,... (1-10000000)");
 			if (c->nsteps == BENCH_MAX_STEPS)
 				swb_opts_usage_error(&spec, "--rate-steps: at most %d steps", BENCH_MAX_STEPS);
 			c->steps[c->nsteps++] = r;
@@ -230,12 +259,14 @@ static void validate(void)
 	if (c->workers > MAX_WORKERS)
 		swb_opts_usage_error(&spec, "%ld connections need more than %d workers", c->connections, MAX_WORKERS);
 	if ((c->connections + c->workers - 1) / c->workers > budget)
-		swb_opts_usage_error(&spec, "%ld connections over %ld workers exceed %ld sockets per process (fd limit)",
+		swb_opts_usage_error(&spec,
+				     "%ld connections over %ld workers exceed %ld sockets per process (fd limit)",
 				     c->connections, c->workers, budget);
 	if (c->pattern != PAT_EACH && c->http_conns / (long)c->nchannels > 48)
-		fprintf(stderr, "swb-bench: warning: %ld HTTP connections publishing to %u channel(s) may reorder one "
-				"channel's events by more than the 64-wide duplicate window (late ones would count as "
-				"duplicates)\n",
+		fprintf(stderr,
+			"swb-bench: warning: %ld HTTP connections publishing to %u channel(s) may reorder one "
+			"channel's events by more than the 64-wide duplicate window (late ones would count as "
+			"duplicates)\n",
 			c->http_conns, c->nchannels);
 	if (!c->swbctl) {
 		static char path[PATH_MAX];
@@ -300,7 +331,9 @@ static void read_msg(int i, uint32_t type, void *body, size_t blen, void **extra
 	}
 	if (r < 0) {
 		fprintf(stderr, "swb-bench: worker %d (pid %d) %s\n", i, (int)workers[i].pid,
-			r == -2 ? "did not report in time" : r == -3 ? "sent an unexpected message" : "died");
+			r == -2   ? "did not report in time"
+			: r == -3 ? "sent an unexpected message"
+				  : "died");
 		for (int j = 0; j < nworkers; j++)
 			kill(workers[j].pid, SIGKILL);
 		exit(1);
@@ -349,17 +382,16 @@ static void start_workers(void)
 
 /* ------------------------------------------------------------ measuring */
 
-static bench_proc procs[MAX_PIDS];
-static int nprocs;
+static bench_results R;
 
 static void add_pid(int pid)
 {
-	for (int i = 0; i < nprocs; i++)
-		if (procs[i].pid == pid)
+	for (int i = 0; i < R.nprocs; i++)
+		if (R.procs[i].pid == pid)
 			return;
-	if (nprocs == MAX_PIDS)
+	if (R.nprocs == BENCH_MAX_PIDS)
 		return;
-	bench_proc *p = &procs[nprocs++];
+	bench_proc *p = &R.procs[R.nprocs++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
 	bench_proc_name(pid, p->name, sizeof(p->name));
@@ -370,10 +402,10 @@ static void add_pid(int pid)
 static double servers_cpu(void)
 {
 	double s = 0;
-	for (int i = 0; i < nprocs; i++) {
-		double v = bench_proc_cpu(procs[i].pid);
+	for (int i = 0; i < R.nprocs; i++) {
+		double v = bench_proc_cpu(R.procs[i].pid);
 		if (v < 0)
-			procs[i].gone = true;
+			R.procs[i].gone = true;
 		else
 			s += v;
 	}
@@ -393,47 +425,23 @@ static double bench_cpu(void)
 
 static void sample_mem(bool start)
 {
-	for (int i = 0; i < nprocs; i++) {
+	for (int i = 0; i < R.nprocs; i++) {
 		long rss = 0, hwm = 0;
-		if (bench_proc_mem(procs[i].pid, &rss, &hwm) < 0) {
-			procs[i].gone = true;
+		if (bench_proc_mem(R.procs[i].pid, &rss, &hwm) < 0) {
+			R.procs[i].gone = true;
 			continue;
 		}
 		if (start)
-			procs[i].rss_start_kb = rss;
-		procs[i].rss_kb = rss;
-		procs[i].hwm_kb = hwm;
-		procs[i].cpu_step = bench_proc_cpu(procs[i].pid);
+			R.procs[i].rss_start_kb = rss;
+		R.procs[i].rss_kb = rss;
+		R.procs[i].hwm_kb = hwm;
+		R.procs[i].cpu_step = bench_proc_cpu(R.procs[i].pid);
 		if (start)
-			procs[i].cpu_start = procs[i].cpu_step;
+			R.procs[i].cpu_start = R.procs[i].cpu_step;
 	}
 }
 
 /* --------------------------------------------------------------- results */
-
-typedef struct step_result {
-	long rate;
-	double seconds, window_s, active_s; /* active: first publish -> last delivery or response */
-	bench_pub_step pub;
-	bench_step_rep rx;
-	uint64_t expected;
-	double server_cpu_s, bench_cpu_s;
-} step_result;
-
-static struct {
-	bench_setup_rep setup;
-	uint32_t *subs;
-	bench_final_rep fin;
-	step_result *steps[BENCH_MAX_STEPS];
-	size_t nsteps;
-	bool stopped_early;
-	char stop_reason[128];
-	bool setup_ok;
-	char error[256];
-	bench_ktcp k0, k1;
-	double idle_hold_s;
-	uint64_t t_start, t_end;
-} R;
 
 static void merge_setup(const bench_setup_rep *s, const uint32_t *subs)
 {
@@ -460,8 +468,8 @@ static void collect_setup(void)
 	R.subs = calloc(cfg.nchannels, sizeof(uint32_t));
 	static bench_setup_rep s;
 	/* generous: the connect-rate ramp plus the per-connection timeout */
-	long ms = (long)((double)cfg.connections / (double)cfg.connect_rate * 1000.0) * 2 +
-		  cfg.connect_timeout * 1000 + 30000;
+	long ms = (long)((double)cfg.connections / (double)cfg.connect_rate * 1000.0) * 2 + cfg.connect_timeout * 1000 +
+		  30000;
 	if (ms > INT_MAX)
 		ms = INT_MAX;
 	for (int i = 0; i < nworkers; i++) {
@@ -472,7 +480,7 @@ static void collect_setup(void)
 	}
 }
 
-static void collect_step(step_result *sr, uint32_t step)
+static void collect_step(bench_step_result *sr, uint32_t step)
 {
 	static bench_step_rep s;
 	swb_hist_init(&sr->rx.lat);
@@ -545,7 +553,7 @@ static int run_publish(void)
 		free(w.ok_per_channel);
 	}
 	for (size_t s = 0; rc == 0 && s < cfg.nsteps; s++) {
-		step_result *sr = calloc(1, sizeof(*sr));
+		bench_step_result *sr = calloc(1, sizeof(*sr));
 		if (!sr || !(sr->pub.ok_per_channel = calloc(cfg.nchannels, sizeof(uint32_t)))) {
 			snprintf(R.error, sizeof(R.error), "out of memory");
 			rc = -1;
@@ -569,8 +577,9 @@ static int run_publish(void)
 		sr->bench_cpu_s = bench_cpu() - b0;
 		collect_step(sr, (uint32_t)s + 1);
 		uint64_t last = sr->rx.t_last_ns > sr->pub.t_last_ns ? sr->rx.t_last_ns : sr->pub.t_last_ns;
-		sr->active_s = sr->pub.t_first_ns && last > sr->pub.t_first_ns ? (double)(last - sr->pub.t_first_ns) / 1e9
-									       : sr->window_s;
+		sr->active_s = sr->pub.t_first_ns && last > sr->pub.t_first_ns
+				       ? (double)(last - sr->pub.t_first_ns) / 1e9
+				       : sr->window_s;
 		if (sr->active_s < sr->seconds)
 			sr->active_s = sr->seconds;
 		R.steps[R.nsteps++] = sr;
@@ -589,311 +598,14 @@ static int run_publish(void)
 			if (p99 > (double)cfg.stop_p99_ms || sr->rx.received < sr->expected) {
 				R.stopped_early = true;
 				snprintf(R.stop_reason, sizeof(R.stop_reason), "%s at %ld/s",
-					 sr->rx.received < sr->expected ? "losses" : "p99 above --stop-p99-ms", sr->rate);
+					 sr->rx.received < sr->expected ? "losses" : "p99 above --stop-p99-ms",
+					 sr->rate);
 				break;
 			}
 		}
 	}
 	bench_pub_free(pub);
 	return rc;
-}
-
-/* ---------------------------------------------------------------- report */
-
-static void json_num(swb_sbuf *b, double v)
-{
-	if (isnan(v) || isinf(v))
-		swb_sbuf_puts(b, "null");
-	else if (v == floor(v) && fabs(v) < 1e15)
-		swb_sbuf_printf(b, "%.0f", v);
-	else
-		swb_sbuf_printf(b, "%.3f", v);
-}
-
-static void json_kv(swb_sbuf *b, const char *k, double v, bool comma)
-{
-	swb_sbuf_printf(b, "%s\"%s\":", comma ? "," : "", k);
-	json_num(b, v);
-}
-
-static void json_ks(swb_sbuf *b, const char *k, const char *v, bool comma)
-{
-	swb_sbuf_printf(b, "%s\"%s\":", comma ? "," : "", k);
-	if (v && *v)
-		swb_sbuf_json_str(b, v, strlen(v));
-	else
-		swb_sbuf_puts(b, "null");
-}
-
-static double ms(uint64_t ns)
-{
-	return (double)ns / 1e6;
-}
-
-static void json_hist(swb_sbuf *b, const char *k, const swb_hist *h)
-{
-	swb_sbuf_printf(b, ",\"%s\":{", k);
-	json_kv(b, "count", (double)h->n, false);
-	if (!h->n) {
-		swb_sbuf_puts(b, ",\"p50\":null,\"p90\":null,\"p99\":null,\"p999\":null,\"max\":null,\"mean\":null}");
-		return;
-	}
-	json_kv(b, "p50", round(ms(swb_hist_quantile(h, 0.5)) * 1000) / 1000, true);
-	json_kv(b, "p90", round(ms(swb_hist_quantile(h, 0.9)) * 1000) / 1000, true);
-	json_kv(b, "p99", round(ms(swb_hist_quantile(h, 0.99)) * 1000) / 1000, true);
-	json_kv(b, "p999", round(ms(swb_hist_quantile(h, 0.999)) * 1000) / 1000, true);
-	json_kv(b, "max", round(ms(h->max) * 1000) / 1000, true);
-	json_kv(b, "mean", round(swb_hist_mean(h) / 1e3) / 1000, true);
-	swb_sbuf_puts(b, "}");
-}
-
-static uint64_t lost_of(const step_result *s)
-{
-	return s->expected > s->rx.received ? s->expected - s->rx.received : 0;
-}
-
-static double setup_seconds(void)
-{
-	return R.setup.t_last_ns > R.setup.t_first_ns ? (double)(R.setup.t_last_ns - R.setup.t_first_ns) / 1e9 : 0;
-}
-
-typedef struct totals {
-	uint64_t expected, received, lost, dup, http_errors, attempted, ok;
-	long rss_start, rss, hwm;
-} totals;
-
-static totals sum_totals(void)
-{
-	totals t = { 0 };
-	for (size_t i = 0; i < R.nsteps; i++) {
-		const step_result *s = R.steps[i];
-		t.expected += s->expected;
-		t.received += s->rx.received;
-		t.lost += lost_of(s);
-		t.dup += s->rx.duplicates;
-		t.http_errors += s->pub.http_errors;
-		t.attempted += s->pub.attempted;
-		t.ok += s->pub.ok;
-	}
-	for (int i = 0; i < nprocs; i++) {
-		t.rss_start += procs[i].rss_start_kb;
-		t.rss += procs[i].rss_kb;
-		t.hwm += procs[i].hwm_kb;
-	}
-	return t;
-}
-
-static void report_json(FILE *out)
-{
-	swb_sbuf b;
-	swb_sbuf_init(&b);
-	totals t = sum_totals();
-	swb_sbuf_puts(&b, "{\"tool\":\"swb-bench\"");
-	json_ks(&b, "version", SWB_VERSION, true);
-	json_ks(&b, "mode", cfg.idle ? "idle" : "publish", true);
-	swb_sbuf_puts(&b, ",\"ok\":");
-	swb_sbuf_puts(&b, R.setup_ok && !R.error[0] ? "true" : "false");
-	json_ks(&b, "error", R.error, true);
-	/* config */
-	swb_sbuf_puts(&b, ",\"config\":{\"targets\":[");
-	for (size_t i = 0; i < cfg.ntargets; i++) {
-		if (i)
-			swb_sbuf_puts(&b, ",");
-		swb_sbuf_json_str(&b, cfg.targets[i].hostport, strlen(cfg.targets[i].hostport));
-	}
-	swb_sbuf_puts(&b, "]");
-	json_ks(&b, "publish_target", cfg.publish_target.hostport, true);
-	json_kv(&b, "connections", (double)cfg.connections, true);
-	json_kv(&b, "workers", (double)cfg.workers, true);
-	json_kv(&b, "source_ips", (double)cfg.source_ips, true);
-	json_ks(&b, "pattern", cfg.pattern_s, true);
-	json_kv(&b, "channels", cfg.nchannels, true);
-	json_kv(&b, "payload_bytes", (double)cfg.payload, true);
-	json_kv(&b, "duration_s", (double)cfg.duration, true);
-	json_kv(&b, "warmup_s", (double)cfg.warmup, true);
-	json_kv(&b, "drain_s", (double)cfg.drain, true);
-	json_kv(&b, "http_conns", (double)cfg.http_conns, true);
-	swb_sbuf_puts(&b, ",\"rate_steps\":[");
-	for (size_t i = 0; i < cfg.nsteps; i++)
-		swb_sbuf_printf(&b, "%s%ld", i ? "," : "", cfg.steps[i]);
-	swb_sbuf_puts(&b, "]}");
-	/* setup */
-	double ss = setup_seconds();
-	swb_sbuf_puts(&b, ",\"setup\":{");
-	json_kv(&b, "requested", (double)R.setup.requested, false);
-	json_kv(&b, "tcp_connected", (double)R.setup.tcp_connected, true);
-	json_kv(&b, "upgraded", (double)R.setup.upgraded, true);
-	json_kv(&b, "subscribed", (double)R.setup.subscribed, true);
-	json_kv(&b, "failed", (double)R.setup.failed, true);
-	json_kv(&b, "seconds", round(ss * 1000) / 1000, true);
-	json_kv(&b, "connect_rate", ss > 0 ? round((double)R.setup.subscribed / ss) : NAN, true);
-	json_ks(&b, "first_error", R.setup.first_error, true);
-	json_hist(&b, "handshake_ms", &R.setup.handshake);
-	swb_sbuf_puts(&b, "}");
-	/* steps */
-	swb_sbuf_puts(&b, ",\"steps\":[");
-	for (size_t i = 0; i < R.nsteps; i++) {
-		const step_result *s = R.steps[i];
-		swb_sbuf_puts(&b, i ? ",{" : "{");
-		json_kv(&b, "rate", (double)s->rate, false);
-		json_kv(&b, "seconds", s->seconds, true);
-		json_kv(&b, "publishes_attempted", (double)s->pub.attempted, true);
-		json_kv(&b, "publishes_ok", (double)s->pub.ok, true);
-		json_kv(&b, "publishes_unsent", (double)s->pub.unsent, true);
-		json_kv(&b, "publish_rate", round((double)s->pub.attempted / s->seconds), true);
-		json_kv(&b, "http_errors", (double)s->pub.http_errors, true);
-		json_kv(&b, "http_timeouts", (double)s->pub.timeouts, true);
-		json_ks(&b, "first_http_error", s->pub.first_error, true);
-		json_kv(&b, "expected", (double)s->expected, true);
-		json_kv(&b, "received", (double)s->rx.received, true);
-		json_kv(&b, "lost", (double)lost_of(s), true);
-		/* deliveries beyond expected: publishes that failed (non-200) yet were delivered */
-		json_kv(&b, "unexpected", s->rx.received > s->expected ? (double)(s->rx.received - s->expected) : 0, true);
-		json_kv(&b, "duplicates", (double)s->rx.duplicates, true);
-		json_kv(&b, "wrong_channel", (double)s->rx.wrong_channel, true);
-		json_kv(&b, "bad_payload", (double)s->rx.bad_payload, true);
-		json_kv(&b, "deliveries_per_s", round((double)s->rx.received / s->seconds), true);
-		json_hist(&b, "latency_ms", &s->rx.lat);
-		json_hist(&b, "publish_rtt_ms", &s->pub.rtt);
-		json_kv(&b, "window_s", round(s->window_s * 1000) / 1000, true);
-		json_kv(&b, "server_cpu_s", round(s->server_cpu_s * 100) / 100, true);
-		json_kv(&b, "active_s", round(s->active_s * 1000) / 1000, true);
-		json_kv(&b, "server_cpu_pct", nprocs ? round(s->server_cpu_s / s->active_s * 1000) / 10 : NAN, true);
-		json_kv(&b, "server_cpu_us_per_delivery",
-			nprocs && s->rx.received ? round(s->server_cpu_s * 1e6 / (double)s->rx.received * 100) / 100 : NAN,
-			true);
-		json_kv(&b, "bench_cpu_s", round(s->bench_cpu_s * 100) / 100, true);
-		json_kv(&b, "bench_cpu_pct", round(s->bench_cpu_s / s->active_s * 1000) / 10, true);
-		json_kv(&b, "bench_cpu_us_per_delivery",
-			s->rx.received ? round(s->bench_cpu_s * 1e6 / (double)s->rx.received * 100) / 100 : NAN, true);
-		swb_sbuf_puts(&b, "}");
-	}
-	swb_sbuf_puts(&b, "]");
-	json_kv(&b, "stopped_early", 0, true);
-	b.len -= 1; /* replace the 0 by a boolean */
-	swb_sbuf_puts(&b, R.stopped_early ? "true" : "false");
-	json_ks(&b, "stop_reason", R.stop_reason, true);
-	/* totals */
-	swb_sbuf_puts(&b, ",\"totals\":{");
-	json_kv(&b, "expected", (double)t.expected, false);
-	json_kv(&b, "received", (double)t.received, true);
-	json_kv(&b, "lost", (double)t.lost, true);
-	json_kv(&b, "duplicates", (double)t.dup, true);
-	json_kv(&b, "late", (double)R.fin.late, true);
-	json_kv(&b, "publishes_attempted", (double)t.attempted, true);
-	json_kv(&b, "publishes_ok", (double)t.ok, true);
-	json_kv(&b, "http_errors", (double)t.http_errors, true);
-	json_kv(&b, "disconnects", (double)R.fin.disconnects, true);
-	json_kv(&b, "protocol_errors", (double)R.fin.protocol_errors, true);
-	json_kv(&b, "pusher_errors", (double)R.fin.pusher_errors, true);
-	json_kv(&b, "pusher_pings", (double)R.fin.pings, true);
-	json_kv(&b, "ws_pings", (double)R.fin.ws_pings, true);
-	json_kv(&b, "other_events", (double)R.fin.other_events, true);
-	json_ks(&b, "first_error", R.fin.first_error, true);
-	swb_sbuf_puts(&b, "}");
-	/* processes and memory */
-	swb_sbuf_puts(&b, ",\"processes\":[");
-	for (int i = 0; i < nprocs; i++) {
-		const bench_proc *p = &procs[i];
-		swb_sbuf_puts(&b, i ? ",{" : "{");
-		json_kv(&b, "pid", p->pid, false);
-		json_ks(&b, "name", p->name, true);
-		json_kv(&b, "cpu_s", round((p->cpu_step - p->cpu_start) * 100) / 100, true);
-		json_kv(&b, "rss_start_kb", (double)p->rss_start_kb, true);
-		json_kv(&b, "rss_kb", (double)p->rss_kb, true);
-		json_kv(&b, "hwm_kb", (double)p->hwm_kb, true);
-		swb_sbuf_puts(&b, p->gone ? ",\"exited\":true}" : ",\"exited\":false}");
-	}
-	swb_sbuf_puts(&b, "],\"memory\":{");
-	json_kv(&b, "server_rss_start_kb", nprocs ? (double)t.rss_start : NAN, false);
-	json_kv(&b, "server_rss_kb", nprocs ? (double)t.rss : NAN, true);
-	json_kv(&b, "server_hwm_kb", nprocs ? (double)t.hwm : NAN, true);
-	json_kv(&b, "server_rss_per_connection_kb",
-		cfg.idle && nprocs && R.setup.subscribed ? round((double)(t.rss - t.rss_start) / (double)R.setup.subscribed * 100) / 100
-					     : NAN,
-		true);
-	json_kv(&b, "kernel_tcp_sockets_start", R.k0.inuse >= 0 ? (double)R.k0.inuse : NAN, true);
-	json_kv(&b, "kernel_tcp_sockets", R.k1.inuse >= 0 ? (double)R.k1.inuse : NAN, true);
-	json_kv(&b, "kernel_tcp_buffers_start_kb", R.k0.buf_kb >= 0 ? (double)R.k0.buf_kb : NAN, true);
-	json_kv(&b, "kernel_tcp_buffers_kb", R.k1.buf_kb >= 0 ? (double)R.k1.buf_kb : NAN, true);
-	json_kv(&b, "kernel_tcp_slab_start_kb", R.k0.slab_kb >= 0 ? (double)R.k0.slab_kb : NAN, true);
-	json_kv(&b, "kernel_tcp_slab_kb", R.k1.slab_kb >= 0 ? (double)R.k1.slab_kb : NAN, true);
-	json_kv(&b, "hold_s", cfg.idle ? R.idle_hold_s : NAN, true);
-	swb_sbuf_puts(&b, "}");
-	json_kv(&b, "wall_s", round((double)(R.t_end - R.t_start) / 1e7) / 100, true);
-	swb_sbuf_puts(&b, "}\n");
-	fwrite(b.p, 1, b.len, out);
-	swb_sbuf_free(&b);
-}
-
-static void report_human(void)
-{
-	totals t = sum_totals();
-	double ss = setup_seconds();
-	printf("swb-bench %s, mode %s: %ld connections over %zu target(s), %ld worker(s), pattern %s, %u channel(s)\n",
-	       SWB_VERSION, cfg.idle ? "idle" : "publish", cfg.connections, cfg.ntargets, cfg.workers, cfg.pattern_s,
-	       cfg.nchannels);
-	printf("setup: %llu subscribed, %llu failed in %.2f s (%.0f/s); handshake p50 %.2f ms, p99 %.2f ms\n",
-	       (unsigned long long)R.setup.subscribed, (unsigned long long)R.setup.failed, ss,
-	       ss > 0 ? (double)R.setup.subscribed / ss : 0, ms(swb_hist_quantile(&R.setup.handshake, 0.5)),
-	       ms(swb_hist_quantile(&R.setup.handshake, 0.99)));
-	if (R.setup.first_error[0])
-		printf("  first setup error: %s\n", R.setup.first_error);
-	if (R.nsteps) {
-		printf("\n%9s %9s %9s %10s %10s %7s %5s %11s %8s %8s %8s %8s %8s %9s %9s %10s\n", "rate/s", "sent/s", "pub ok", "expected",
-		       "received", "lost", "dup", "deliv/s", "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "srv cpu%",
-		       "srv us/d", "bench cpu%");
-		for (size_t i = 0; i < R.nsteps; i++) {
-			const step_result *s = R.steps[i];
-			const swb_hist *h = &s->rx.lat;
-			printf("%9ld %9.0f %9llu %10llu %10llu %7llu %5llu %11.0f %8.2f %8.2f %8.2f %8.2f %8.2f", s->rate,
-			       (double)s->pub.attempted / s->seconds, (unsigned long long)s->pub.ok, (unsigned long long)s->expected,
-			       (unsigned long long)s->rx.received, (unsigned long long)lost_of(s),
-			       (unsigned long long)s->rx.duplicates, (double)s->rx.received / s->seconds,
-			       ms(swb_hist_quantile(h, 0.5)), ms(swb_hist_quantile(h, 0.9)), ms(swb_hist_quantile(h, 0.99)),
-			       ms(swb_hist_quantile(h, 0.999)), ms(h->max));
-			if (nprocs)
-				printf(" %9.1f %9.2f", s->server_cpu_s / s->active_s * 100,
-				       s->rx.received ? s->server_cpu_s * 1e6 / (double)s->rx.received : 0);
-			else
-				printf(" %9s %9s", "-", "-");
-			printf(" %10.1f\n", s->bench_cpu_s / s->active_s * 100);
-			if (s->pub.first_error[0])
-				printf("          %llu HTTP errors, first: %s\n", (unsigned long long)s->pub.http_errors,
-				       s->pub.first_error);
-			if (s->pub.unsent)
-				printf("          the publisher fell behind: %llu of %.0f publishes not sent: all %ld HTTP "
-				       "connections were waiting (publish round trip p50 %.2f ms, p99 %.2f ms)\n",
-				       (unsigned long long)s->pub.unsent, (double)s->rate * s->seconds, cfg.http_conns,
-				       ms(swb_hist_quantile(&s->pub.rtt, 0.5)), ms(swb_hist_quantile(&s->pub.rtt, 0.99)));
-		}
-		if (R.stopped_early)
-			printf("stopped early: %s\n", R.stop_reason);
-		printf("\ntotals: %llu expected, %llu received, %llu lost, %llu duplicates, %llu late, %llu HTTP errors, "
-		       "%llu disconnects\n",
-		       (unsigned long long)t.expected, (unsigned long long)t.received, (unsigned long long)t.lost,
-		       (unsigned long long)t.dup, (unsigned long long)R.fin.late, (unsigned long long)t.http_errors,
-		       (unsigned long long)R.fin.disconnects);
-	}
-	if (R.fin.first_error[0])
-		printf("first connection error: %s\n", R.fin.first_error);
-	if (nprocs) {
-		printf("\n%8s %-14s %9s %12s %12s %12s\n", "pid", "process", "cpu s", "rss start kB", "rss kB", "peak kB");
-		for (int i = 0; i < nprocs; i++)
-			printf("%8d %-14s %9.2f %12ld %12ld %12ld%s\n", procs[i].pid, procs[i].name,
-			       procs[i].cpu_step - procs[i].cpu_start, procs[i].rss_start_kb, procs[i].rss_kb, procs[i].hwm_kb,
-			       procs[i].gone ? "  (exited)" : "");
-		if (cfg.idle && R.setup.subscribed)
-			printf("server RSS per connection: %.2f KiB (%ld kB over %llu connections)\n",
-			       (double)(t.rss - t.rss_start) / (double)R.setup.subscribed, t.rss - t.rss_start,
-			       (unsigned long long)R.setup.subscribed);
-	}
-	printf("kernel TCP, whole machine (client and server ends): sockets %ld -> %ld, buffers %ld -> %ld kB, "
-	       "socket slabs %ld -> %ld kB%s\n",
-	       R.k0.inuse, R.k1.inuse, R.k0.buf_kb, R.k1.buf_kb, R.k0.slab_kb, R.k1.slab_kb,
-	       R.k1.slab_kb < 0 ? " (slabinfo not readable)" : "");
-	if (R.error[0])
-		printf("error: %s\n", R.error);
 }
 
 int main(int argc, char **argv)
@@ -918,8 +630,8 @@ int main(int argc, char **argv)
 		add_pid((int)pid);
 	}
 	for (size_t i = 0; i < cfg.runtime_dirs.n; i++) {
-		int pids[MAX_PIDS];
-		int n = bench_pids_from_runtime_dir(cfg.swbctl, cfg.runtime_dirs.items[i], pids, MAX_PIDS);
+		int pids[BENCH_MAX_PIDS];
+		int n = bench_pids_from_runtime_dir(cfg.swbctl, cfg.runtime_dirs.items[i], pids, BENCH_MAX_PIDS);
 		if (n < 0)
 			return 1;
 		for (int j = 0; j < n; j++)
@@ -932,7 +644,8 @@ int main(int argc, char **argv)
 	R.setup_ok = R.setup.subscribed == R.setup.requested;
 	int rc = 0;
 	if (!R.setup_ok) {
-		snprintf(R.error, sizeof(R.error), "setup failed: %llu of %llu connections subscribed (first error: %s)",
+		snprintf(R.error, sizeof(R.error),
+			 "setup failed: %llu of %llu connections subscribed (first error: %s)",
 			 (unsigned long long)R.setup.subscribed, (unsigned long long)R.setup.requested,
 			 R.setup.first_error[0] ? R.setup.first_error : "none");
 		rc = 1;
@@ -948,13 +661,13 @@ int main(int argc, char **argv)
 	quit_workers();
 	R.t_end = bench_now_ns();
 	if (cfg.json)
-		report_json(stdout);
+		bench_report_json(stdout, &cfg, &R);
 	else
-		report_human();
+		bench_report_human(&cfg, &R);
 	if (cfg.json_out) {
 		FILE *f = fopen(cfg.json_out, "w");
 		if (f) {
-			report_json(f);
+			bench_report_json(f, &cfg, &R);
 			fclose(f);
 		} else {
 			fprintf(stderr, "swb-bench: cannot write %s: %s\n", cfg.json_out, strerror(errno));

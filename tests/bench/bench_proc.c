@@ -163,8 +163,7 @@ int bench_pids_from_runtime_dir(const char *swbctl, const char *dir, int *pids, 
 	if (cJSON_IsNumber(pid) && n < max)
 		pids[n++] = pid->valueint;
 	const cJSON *e, *edges = cJSON_GetObjectItemCaseSensitive(o, "edges");
-	cJSON_ArrayForEach(e, edges)
-	{
+	cJSON_ArrayForEach (e, edges) {
 		const cJSON *ep = cJSON_GetObjectItemCaseSensitive(e, "pid");
 		if (cJSON_IsNumber(ep) && n < max)
 			pids[n++] = ep->valueint;

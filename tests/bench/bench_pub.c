@@ -148,8 +148,8 @@ static void record_error(bench_pub *p, int status, const char *body, size_t blen
 	st->http_errors++;
 	if (!st->first_error[0]) {
 		st->first_error_status = status;
-		snprintf(st->first_error, sizeof(st->first_error), "HTTP %d %.*s", status, (int)(blen > 120 ? 120 : blen),
-			 body);
+		snprintf(st->first_error, sizeof(st->first_error), "HTTP %d %.*s", status,
+			 (int)(blen > 120 ? 120 : blen), body);
 	}
 }
 
@@ -197,8 +197,9 @@ static void publish(bench_pub *p, hconn *h)
 	char data[96];
 	int dl = snprintf(data, sizeof(data), "b:%u:%u:%u:%llu:", p->step, ch, seq, (unsigned long long)now);
 	long pad = c->payload > dl ? c->payload - dl : 0;
-	int bl = snprintf(p->body, p->body_cap, "{\"name\":\"" BENCH_EVENT "\",\"channels\":[\"%s\"],\"data\":\"%s%.*s\"}",
-			  name, data, (int)pad, p->pad);
+	int bl = snprintf(p->body, p->body_cap,
+			  "{\"name\":\"" BENCH_EVENT "\",\"channels\":[\"%s\"],\"data\":\"%s%.*s\"}", name, data,
+			  (int)pad, p->pad);
 	size_t rl = swb_bench_publish_request(p->req, p->req_cap, c->publish_target.hostport, c->app_id, c->app_key,
 					      c->app_secret, (int64_t)time(NULL), p->body, (size_t)bl);
 	p->st->attempted++;
@@ -370,7 +371,7 @@ int bench_pub_run(bench_pub *p, uint32_t step, long rate, double seconds, bench_
 			publish(p, h);
 			sent++;
 		}
-		uint64_t next_due_ns = t0 + (uint64_t)((double)(sent) * 1e9 / (double)rate);
+		uint64_t next_due_ns = t0 + (uint64_t)((double)(sent)*1e9 / (double)rate);
 		int wait = next_due_ns > now ? (int)((next_due_ns - now) / 1000000) : 0;
 		if (sent >= total)
 			wait = (int)((end - now) / 1000000) + 1;

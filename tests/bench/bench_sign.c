@@ -14,8 +14,9 @@ size_t swb_bench_sign_query(char *out, size_t cap, const char *path, const char 
 		return 0;
 	/* already in sorted key order: auth_key < auth_timestamp < auth_version < body_md5 */
 	char tosign[1024];
-	int n = snprintf(tosign, sizeof(tosign), "POST\n%s\nauth_key=%s&auth_timestamp=%lld&auth_version=1.0&body_md5=%s",
-			 path, key, (long long)timestamp, md5);
+	int n = snprintf(tosign, sizeof(tosign),
+			 "POST\n%s\nauth_key=%s&auth_timestamp=%lld&auth_version=1.0&body_md5=%s", path, key,
+			 (long long)timestamp, md5);
 	if (n < 0 || (size_t)n >= sizeof(tosign))
 		return 0;
 	if (swb_hmac_sha256_hex(secret, strlen(secret), tosign, (size_t)n, sig) < 0)

@@ -417,8 +417,8 @@ static bool on_message(worker *w, wconn *k, const char *msg, size_t len)
 			return true;
 		char chname[256], sub[400];
 		bench_channel_name(w->c, bench_channel_of(w->c, k->id), chname, sizeof(chname));
-		snprintf(sub, sizeof(sub), "{\"event\":\"pusher:subscribe\",\"data\":{\"auth\":\"\",\"channel\":\"%s\"}}",
-			 chname);
+		snprintf(sub, sizeof(sub),
+			 "{\"event\":\"pusher:subscribe\",\"data\":{\"auth\":\"\",\"channel\":\"%s\"}}", chname);
 		k->state = CS_SUBSCRIBING;
 		return send_text(w, k, sub);
 	}

@@ -18,8 +18,8 @@ int swb_ws_parse(const uint8_t *buf, size_t n, uint64_t max_payload, swb_ws_fram
 	}
 	int op = b0 & 0x0f;
 	bool control = op & 0x8;
-	if (op != SWB_WS_CONT && op != SWB_WS_TEXT && op != SWB_WS_BINARY && op != SWB_WS_CLOSE &&
-	    op != SWB_WS_PING && op != SWB_WS_PONG) {
+	if (op != SWB_WS_CONT && op != SWB_WS_TEXT && op != SWB_WS_BINARY && op != SWB_WS_CLOSE && op != SWB_WS_PING &&
+	    op != SWB_WS_PONG) {
 		*err = "unknown opcode";
 		return -1;
 	}
@@ -84,8 +84,8 @@ void swb_ws_asm_free(swb_ws_asm *a)
 	memset(a, 0, sizeof(*a));
 }
 
-int swb_ws_asm_feed(swb_ws_asm *a, const swb_ws_frame *f, size_t max_msg, const uint8_t **msg, size_t *len,
-		    int *opcode, const char **err)
+int swb_ws_asm_feed(swb_ws_asm *a, const swb_ws_frame *f, size_t max_msg, const uint8_t **msg, size_t *len, int *opcode,
+		    const char **err)
 {
 	if (f->opcode == SWB_WS_CONT) {
 		if (!a->opcode) {

@@ -48,8 +48,8 @@ void swb_ws_asm_free(swb_ws_asm *a);
  * for an unfragmented frame they point at the frame's payload), 0 when more
  * fragments are needed, -1 on a violation (CONT without a start, a new
  * message before the last one ended, message above max_msg, no memory). */
-int swb_ws_asm_feed(swb_ws_asm *a, const swb_ws_frame *f, size_t max_msg, const uint8_t **msg, size_t *len,
-		    int *opcode, const char **err);
+int swb_ws_asm_feed(swb_ws_asm *a, const swb_ws_frame *f, size_t max_msg, const uint8_t **msg, size_t *len, int *opcode,
+		    const char **err);
 
 /* Build one masked client frame (FIN set). Returns its length, or 0 when it
  * does not fit in cap (cap >= len + 14 always fits). */

@@ -171,19 +171,29 @@ static void ws_parse_hostile(void **state)
 	hdr(b, 1, SWB_WS_TEXT, 70000);
 	assert_int_equal(swb_ws_parse(b, 10, 65536, &f, &err), -1);
 	/* non-minimal lengths */
-	b[0] = 0x81; b[1] = 126; b[2] = 0; b[3] = 5;
+	b[0] = 0x81;
+	b[1] = 126;
+	b[2] = 0;
+	b[3] = 5;
 	assert_int_equal(swb_ws_parse(b, 4, 1 << 20, &f, &err), -1);
-	b[0] = 0x81; b[1] = 127; memset(b + 2, 0, 8); b[9] = 200;
+	b[0] = 0x81;
+	b[1] = 127;
+	memset(b + 2, 0, 8);
+	b[9] = 200;
 	assert_int_equal(swb_ws_parse(b, 10, 1 << 20, &f, &err), -1);
 	/* masked server frame, reserved bits, unknown opcode */
-	b[0] = 0x81; b[1] = 0x80 | 1;
+	b[0] = 0x81;
+	b[1] = 0x80 | 1;
 	assert_int_equal(swb_ws_parse(b, 8, 1 << 20, &f, &err), -1);
-	b[0] = 0xC1; b[1] = 0;
+	b[0] = 0xC1;
+	b[1] = 0;
 	assert_int_equal(swb_ws_parse(b, 2, 1 << 20, &f, &err), -1);
-	b[0] = 0x83; b[1] = 0;
+	b[0] = 0x83;
+	b[1] = 0;
 	assert_int_equal(swb_ws_parse(b, 2, 1 << 20, &f, &err), -1);
 	/* control frames: fragmented, or longer than 125 */
-	b[0] = 0x09; b[1] = 0;
+	b[0] = 0x09;
+	b[1] = 0;
 	assert_int_equal(swb_ws_parse(b, 2, 1 << 20, &f, &err), -1);
 	hdr(b, 1, SWB_WS_PING, 126);
 	assert_int_equal(swb_ws_parse(b, 4, 1 << 20, &f, &err), -1);
@@ -226,7 +236,8 @@ static void ws_fragmented(void **state)
 	swb_ws_asm_free(&a);
 	swb_ws_asm_init(&a);
 	assert_int_equal(swb_ws_asm_feed(&a, &f, 1, &msg, &len, &op, &err), 0);
-	assert_int_equal(swb_ws_asm_feed(&a, &(swb_ws_frame){ .fin = true, .opcode = SWB_WS_CONT, .payload = b, .len = 1 },
+	assert_int_equal(swb_ws_asm_feed(&a,
+					 &(swb_ws_frame){ .fin = true, .opcode = SWB_WS_CONT, .payload = b, .len = 1 },
 					 1, &msg, &len, &op, &err),
 			 -1);
 	swb_ws_asm_free(&a);
@@ -267,7 +278,8 @@ static void ws_accept_rfc_example(void **state)
 static void http_head(void **state)
 {
 	(void)state;
-	const char *r = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nsec-websocket-accept:  abc \r\n\r\nXX";
+	const char *r =
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nsec-websocket-accept:  abc \r\n\r\nXX";
 	int st;
 	assert_int_equal(swb_http_head(r, 20, &st), 0);
 	long hl = swb_http_head(r, strlen(r), &st);
