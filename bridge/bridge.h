@@ -10,7 +10,8 @@
  * Cluster state (issue #3, docs/cluster-state.md): state.c (per-host
  * aggregate), occupancy.c, presence.c, query.c (queries), cache.c (cache
  * channels), pending.c (what Redis missed during an outage), hold.c
- * (deliveries held while a join waits for Redis), cluster.c
+ * (deliveries held while a join waits for Redis), park.c (joins waiting
+ * for their channel's SUBSCRIBE), cluster.c
  * (heartbeat, epoch, sweep, reconcile, webhooks, terminate),
  * scripts.c (Lua), answers.c (JSON bodies and reply shapes). */
 #ifndef SWB_BRIDGE_H
@@ -169,6 +170,8 @@ typedef struct swb_bridge {
 	char epoch_try[40];   /* the value this bridge proposed on the last connect */
 	struct swb_bridge_pending *pending; /* pending.c: transitions Redis missed */
 	struct swb_bridge_hold *holds;      /* hold.c: deliveries held during joins */
+	struct swb_bridge_parked *parked, *parked_tail; /* park.c */
+	size_t nparked;
 	size_t npending;
 	uv_timer_t pending_timer;
 	uint64_t wh_rr;       /* webhook round-robin */
@@ -269,6 +272,18 @@ bool swb_bridge_hold_take(swb_bridge *b, uint32_t pipe_id, const char *name, siz
  * the interest until the join is answered (true if deferred). */
 bool swb_bridge_hold_defer_remove(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len);
 void swb_bridge_hold_edge_gone(swb_bridge *b, uint32_t pipe_id); /* 0: all */
+
+/* park.c: presence joins waiting for their channel's SUBSCRIBE to be
+ * confirmed (see there). */
+struct Swb__PresenceJoin;
+bool swb_bridge_park_needed(swb_bridge *b, const char *name, size_t len);
+int swb_bridge_park(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len,
+		    const struct Swb__PresenceJoin *j);
+void swb_bridge_presence_subscribed(swb_bridge *b, const char *name, size_t len); /* redis.c */
+void swb_bridge_park_expire(swb_bridge *b);
+void swb_bridge_park_edge_gone(swb_bridge *b, uint32_t pipe_id); /* 0: all */
+/* presence.c: answer a join with ok=false */
+void swb_bridge_presence_refuse(swb_bridge *b, uint32_t pipe_id, uint64_t request_id, const char *why);
 
 /* pending.c: leaves / vacates that could not reach Redis (user NULL = the
  * channel's host count went to 0); announced after a reconnect to a Redis

@@ -227,6 +227,7 @@ static void on_sweep_timer(uv_timer_t *t)
 {
 	swb_bridge *b = t->data;
 	swb_bridge_mcache_expire(b);
+	swb_bridge_park_expire(b);
 	if (b->url.none || !swb_bridge_redis_cmd_up(b) || b->sweep_inflight)
 		return;
 	char now[24];
@@ -410,6 +411,7 @@ void swb_bridge_cluster_fini(swb_bridge *b)
 	uv_close((uv_handle_t *)&b->sweep_timer, NULL);
 	uv_close((uv_handle_t *)&b->settle_timer, NULL);
 	swb_bridge_pending_fini(b);
+	swb_bridge_park_edge_gone(b, 0);
 	swb_bridge_hold_edge_gone(b, 0);
 	swb_bridge_state_fini(&b->state);
 	swb_bridge_mcache_fini(b);

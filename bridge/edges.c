@@ -285,6 +285,7 @@ static void edge_gone(swb_bridge *b, uint32_t id)
 	HASH_DEL(b->edges, e);
 	/* after HASH_DEL: its webhooks go to another edge */
 	swb_bridge_cluster_edge_gone(b, id);
+	swb_bridge_park_edge_gone(b, id);
 	swb_bridge_hold_edge_gone(b, id);
 	swb_bridge_outq_clear(e);
 	free_app_ids(e);

@@ -38,6 +38,7 @@ typedef struct swb_bridge_chan {
 	swb_bridge_member *members; /* owned array */
 	uint32_t n, cap;
 	int sub_state; /* enum swb_bridge_sub_state, managed by the owner */
+	bool confirmed; /* owner: Redis confirmed the SUBSCRIBE (sub_state ON) */
 	UT_hash_handle hh;
 } swb_bridge_chan;
 

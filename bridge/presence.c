@@ -284,6 +284,24 @@ static void join_local(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceJoin 
 	free(kv);
 }
 
+void swb_bridge_presence_refuse(swb_bridge *b, uint32_t pipe_id, uint64_t request_id, const char *why)
+{
+	answer(b, pipe_id, request_id, why, NULL);
+}
+
+/* Park j until this host's SUBSCRIBE of the channel is confirmed (see
+ * park.c). Returns true if parked (or refused). */
+static bool parked(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceJoin *j)
+{
+	char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+	int n = swb_bridge_chan_name(name, b->prefix, j->app_id, strlen(j->app_id), j->channel, strlen(j->channel));
+	if (n < 0 || !swb_bridge_park_needed(b, name, (size_t)n))
+		return false;
+	if (swb_bridge_park(b, pipe_id, name, (size_t)n, j) < 0)
+		answer(b, pipe_id, j->request_id, "bridge overloaded", NULL);
+	return true;
+}
+
 /* A join the edge re-sends after a bridge (re)connect (PresenceJoin.replay):
  * the client is subscribed already, so it is recorded whatever Redis'
  * state (memory is the truth; re-applied when the cmd connection comes
@@ -330,6 +348,8 @@ void swb_bridge_presence_join(swb_bridge *b, uint32_t pipe_id, const Swb__Presen
 		answer(b, pipe_id, j->request_id, "bridge overloaded", NULL);
 		return;
 	}
+	if (!b->url.none && parked(b, pipe_id, j))
+		return;
 	const char *info = (const char *)j->user_info.data;
 	int r = swb_bridge_state_join(&b->state, j->app_id, j->channel, j->user_id, info, j->user_info.len,
 				      pipe_id, j->socket_id);

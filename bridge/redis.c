@@ -113,13 +113,13 @@ static void chan_sync(swb_bridge *b, swb_bridge_chan *ch)
 		if (!want)
 			swb_bridge_interest_release(&b->interest, ch);
 		else if (sub_up(b) && sub_one(b, "SUBSCRIBE", ch) == 0)
-			ch->sub_state = SWB_SUB_ON;
+			ch->sub_state = SWB_SUB_ON, ch->confirmed = false;
 		break; /* not up: subscribed on (re)connect */
 	case SWB_SUB_ON:
 		if (want)
 			break;
 		if (sub_up(b) && sub_one(b, "UNSUBSCRIBE", ch) == 0) {
-			ch->sub_state = SWB_SUB_LEAVING;
+			ch->sub_state = SWB_SUB_LEAVING, ch->confirmed = false;
 		} else {
 			ch->sub_state = SWB_SUB_NONE;
 			swb_bridge_interest_release(&b->interest, ch);
@@ -146,6 +146,17 @@ static void on_unsubscribed(swb_bridge *b, const swb_bridge_subrep *r)
 	chan_sync(b, ch);
 }
 
+static void on_subscribed(swb_bridge *b, const swb_bridge_subrep *r)
+{
+	if (r->pattern || !r->chan)
+		return;
+	swb_bridge_chan *ch = swb_bridge_interest_find(&b->interest, r->chan, r->chan_len);
+	if (!ch || ch->sub_state != SWB_SUB_ON)
+		return;
+	ch->confirmed = true;
+	swb_bridge_presence_subscribed(b, ch->name, ch->len);
+}
+
 static void bad_sub_reply(swb_bridge *b, const char *what, const char *text)
 {
 	b->cnt.redis_bad_reply++;
@@ -167,9 +178,11 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	case SWB_SUBREP_UNSUBSCRIBE:
 		on_unsubscribed(b, &r);
 		break;
+	case SWB_SUBREP_SUBSCRIBE: /* confirmation: parked presence joins may go */
+		on_subscribed(b, &r);
+		break;
 	case SWB_SUBREP_NULL:      /* connection going away */
 	case SWB_SUBREP_PMESSAGE:  /* probe: reserved */
-	case SWB_SUBREP_SUBSCRIBE: /* confirmation */
 	case SWB_SUBREP_STATUS:    /* +OK to CLIENT SETNAME */
 		break;
 	case SWB_SUBREP_ERROR:
@@ -192,6 +205,7 @@ static void resubscribe_all(swb_bridge *b)
 		names[n] = ch->name;
 		lens[n++] = ch->len;
 		ch->sub_state = SWB_SUB_ON;
+		ch->confirmed = false;
 		if (n == SUBSCRIBE_BATCH) {
 			sub_command(b, "SUBSCRIBE", names, lens, n);
 			total += n, n = 0;
@@ -210,6 +224,7 @@ static void forget_subscriptions(swb_bridge *b)
 	swb_bridge_chan *ch, *tmp;
 	HASH_ITER(hh, b->interest.chans, ch, tmp) {
 		ch->sub_state = SWB_SUB_NONE;
+		ch->confirmed = false;
 		swb_bridge_interest_release(&b->interest, ch);
 	}
 }
