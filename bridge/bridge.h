@@ -90,12 +90,15 @@ typedef struct swb_bridge_edge {
 	/* last EdgeStats */
 	uint32_t connections, channels;
 	uint64_t messages_in, messages_out, slow_disconnects, uptime_ms;
-	/* outq.c: messages waiting for room in NNG (ring buffer, owned) */
+	/* outq.c: the push0 socket to the edge's deliver_url, and the
+	 * messages waiting for room in it (ring buffer, owned) */
+	nng_socket push;
+	bool push_open;
+	bool out_blocked; /* push0 full: waiting for its SENDFD */
+	struct swb_bridge_wpoll *wpoll;
 	nng_msg **outq;
 	size_t out_head, out_len, out_cap, out_bytes;
-	uint64_t sent;    /* messages handed to NNG for this pipe */
-	uint64_t tx_seen; /* the pipe's tx_msgs statistic, last read */
-	uint64_t stall_ms;
+	uint64_t stall_ms; /* last progress */
 	char **app_ids;   /* Hello.app_ids (owned copies): webhooks for these */
 	size_t n_app_ids;
 	UT_hash_handle hh;
@@ -133,9 +136,7 @@ typedef struct swb_bridge {
 	size_t ngone, gone_cap;
 	bool pipes_closing;   /* under pipe_mu: stop signalling the loop */
 	swb_bridge_edge *edges;
-	uv_idle_t out_idle;   /* outq.c pump */
-	uv_timer_t out_timer;
-	uint64_t out_progress_ms;
+	uv_timer_t out_flush; /* outq.c: zero-delay flush of the edges' queues */
 
 	swb_bridge_interest interest;
 
@@ -201,10 +202,16 @@ swb_bridge_edge *swb_bridge_edge_find(swb_bridge *b, uint32_t pipe_id);
 /* Pack bm into a new NNG message (NULL on allocation failure). */
 nng_msg *swb_bridge_pack(const struct Swb__BridgeMsg *bm);
 
-/* outq.c: per-edge outbound queue (see there for why) */
+/* outq.c: per-edge push0 socket and bounded queue (see there). Beyond
+ * these, messages to the edge are dropped (edge_send_drops). */
+#define SWB_BRIDGE_OUTQ_MAX_MSGS 65536
+#define SWB_BRIDGE_OUTQ_MAX_BYTES (16u * 1024 * 1024)
 void swb_bridge_outq_init(swb_bridge *b);
 void swb_bridge_outq_fini(swb_bridge *b);
+/* Open e's socket and dial the edge's deliver_url (0 or -1). */
+int swb_bridge_outq_open(swb_bridge *b, swb_bridge_edge *e, const char *url);
 void swb_bridge_outq_send(swb_bridge *b, swb_bridge_edge *e, nng_msg *m);
+/* Close e's socket and free its queue. */
 void swb_bridge_outq_clear(swb_bridge_edge *e);
 
 /* publish.c */

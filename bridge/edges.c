@@ -1,11 +1,13 @@
 /* edges.c: the NNG endpoint for local edges (pair1 polyamorous on
- * ipc://DIR/bridge.ipc) and the edge registry.
+ * ipc://DIR/bridge.ipc; edge -> bridge only) and the edge registry.
  *
  * Owns the socket, its receive poll, the pipe-removal queue (filled on NNG
  * threads, drained on the loop through pipe_async) and every
- * swb_bridge_edge. An edge exists from its Hello until its pipe goes away.
- * Messages from a pipe that has not sent Hello are counted and dropped
- * (edges always send Hello first on a new pipe). */
+ * swb_bridge_edge. An edge exists from its Hello until its pipe goes away;
+ * its Hello names the edge's deliver_url, which outq.c dials with a push0
+ * socket of its own (every message to the edge goes there). Messages from
+ * a pipe that has not sent Hello are counted and dropped (edges always
+ * send Hello first on a new pipe). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,11 +109,24 @@ static void set_app_ids(swb_bridge_edge *e, const Swb__Hello *h)
 	}
 }
 
+/* The edge's pull0 listener: an ipc:// path (edges reach bridge.ipc, a
+ * 0600 file, so they run as this user: the path is theirs to choose). */
+static bool deliver_url_ok(const char *url)
+{
+	return url && strncmp(url, "ipc://", 6) == 0 && url[6] && strlen(url) < 512;
+}
+
 static void on_hello(swb_bridge *b, uint32_t id, const Swb__Hello *h)
 {
 	nng_sockaddr sa;
 	if (nng_pipe_get_addr(pipe_of(id), NNG_OPT_REMADDR, &sa) != 0)
 		return; /* the pipe is already gone: do not register a ghost */
+	if (!deliver_url_ok(h->deliver_url)) {
+		b->cnt.edge_bad_msg++;
+		swb_bridge_ratelog_emit(&b->rl_edge, SWB_LOG_WARN, "edge %s sent no usable deliver_url (%s): ignored",
+					h->edge_id ? h->edge_id : "?", h->deliver_url ? h->deliver_url : "");
+		return;
+	}
 	swb_bridge_edge *e = edge_find(b, id);
 	if (!e) {
 		e = calloc(1, sizeof(*e));
@@ -128,8 +143,10 @@ static void on_hello(swb_bridge *b, uint32_t id, const Swb__Hello *h)
 	copy_str(e->edge_id, sizeof(e->edge_id), h->edge_id);
 	copy_str(e->listen, sizeof(e->listen), h->listen);
 	set_app_ids(e, h);
-	swb_info("edge connected: id=%s pid=%u listen=%s proto=%u pipe=%u", e->edge_id, e->pid, e->listen,
-		 e->proto_version, id);
+	if (!e->push_open)
+		swb_bridge_outq_open(b, e, h->deliver_url); /* failed: its messages are dropped, counted */
+	swb_info("edge connected: id=%s pid=%u listen=%s proto=%u pipe=%u deliver=%s", e->edge_id, e->pid,
+		 e->listen, e->proto_version, id, h->deliver_url);
 	if (h->proto_version != SWB_PROTO_VERSION)
 		swb_warn("edge %s speaks protocol %u, bridge speaks %u", e->edge_id, h->proto_version,
 			 SWB_PROTO_VERSION);

@@ -1,54 +1,47 @@
-/* outq.c: the per-edge outbound queue and its pacing.
+/* outq.c: the bridge -> edge transport: one NNG push0 socket per edge,
+ * dialing the pull0 listener the edge announced in Hello.deliver_url, and
+ * the edge's bounded outbound queue in front of it.
  *
- * Why: nng 1.5.2's polyamorous pair1 hands each message from the socket's
- * send queue to a per-pipe queue only 2 deep and silently DROPS it when that
- * queue is full (pair1poly_sock_get_cb), while nng_sendmsg still returned 0.
- * A burst of acks or deliveries to one edge therefore loses all but ~3.
+ * Why push0 (not the pair1 socket the edges dial): nng 1.5.2's polyamorous
+ * pair1 silently drops messages beyond a 2-deep per-pipe queue. push0 with
+ * one pipe never drops: it holds up to PUSH_SENDBUF messages, then refuses
+ * (NNG_EAGAIN) until its pipe took one, and NNG_OPT_SENDFD turns readable
+ * when it can accept again.
  *
- * So the bridge keeps at most SWB_BRIDGE_OUT_WINDOW messages per edge
- * inside NNG: outstanding = messages we handed to NNG for the pipe minus the
- * pipe's own "tx_msgs" statistic (bumped when the write completed). The
- * rest wait in the edge's queue here (bounded: SWB_BRIDGE_OUTQ_MAX_*; over
- * that, new messages are dropped and counted). While any edge has a
- * backlog, a pump re-reads the statistics and refills: every loop
- * iteration (uv_idle) until SPIN_MS passed without progress, then every
- * millisecond (uv_timer), so a stuck edge costs next to no CPU. */
+ * Every BridgeMsg for an edge goes through swb_bridge_outq_send: it is
+ * queued here (bounded by OUTQ_MAX_MSGS / OUTQ_MAX_BYTES; beyond that it is
+ * dropped, counted in edge_send_drops and logged rate-limited) and a
+ * zero-delay flush timer is armed. The flush packs what is queued into NNG
+ * messages (one BridgeMsg as is, more as one BridgeMsg.batch of up to
+ * BATCH_MSGS / BATCH_BYTES) and hands them to push0 until it says EAGAIN;
+ * then the edge waits for its SENDFD (uv_poll) and nothing runs meanwhile.
+ * Bytes inside NNG stay bounded by PUSH_SENDBUF * BATCH_BYTES.
+ *
+ * Ownership: the queue and the push socket belong to the edge; the uv_poll
+ * lives in a heap block (swb_bridge_wpoll) freed by its close callback, as
+ * uv_close outlives the edge. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bridge.h"
+
+#include <nng/protocol/pipeline0/push.h>
 #include "log.h"
+#include "switchboard.pb-c.h"
 #include "util.h"
 
-#define OUT_WINDOW 2
-#define OUTQ_MAX_MSGS 65536
-#define OUTQ_MAX_BYTES (16u * 1024 * 1024)
-#define STALL_MS 3000 /* no tx progress this long: say so (rate-limited) */
-#define SPIN_MS 20    /* keep polling every iteration this long after progress */
+#define PUSH_SENDBUF 64
+#define BATCH_MSGS 256
+#define BATCH_BYTES (128u * 1024)
+#define STALL_MS 3000 /* no progress this long: say so (rate-limited) */
 
-static void pump_schedule(swb_bridge *b, bool progress);
+struct swb_bridge_wpoll {
+	uv_poll_t h;
+	swb_bridge *b;
+	swb_bridge_edge *e; /* NULL once the edge is gone */
+};
 
-static uint64_t outstanding(const swb_bridge_edge *e)
-{
-	return e->sent > e->tx_seen ? e->sent - e->tx_seen : 0;
-}
-
-/* Hand m to NNG for e's pipe (takes ownership). */
-static void nng_out(swb_bridge *b, swb_bridge_edge *e, nng_msg *m)
-{
-	nng_pipe p = NNG_PIPE_INITIALIZER;
-	p.id = e->pipe_id;
-	nng_msg_set_pipe(m, p);
-	int rv = nng_sendmsg(b->edge_sock, m, NNG_FLAG_NONBLOCK);
-	if (rv == 0) {
-		e->sent++;
-		return;
-	}
-	nng_msg_free(m);
-	b->cnt.edge_send_drops++;
-	swb_bridge_ratelog_emit(&b->rl_send, SWB_LOG_WARN, "dropped a message to edge %s: %s", e->edge_id,
-				nng_strerror(rv));
-}
+static void flush_arm(swb_bridge *b);
 
 static bool push(swb_bridge_edge *e, nng_msg *m)
 {
@@ -69,6 +62,11 @@ static bool push(swb_bridge_edge *e, nng_msg *m)
 	return true;
 }
 
+static nng_msg *peek(const swb_bridge_edge *e, size_t i)
+{
+	return e->outq[(e->out_head + i) % e->out_cap];
+}
+
 static nng_msg *pop(swb_bridge_edge *e)
 {
 	nng_msg *m = e->outq[e->out_head];
@@ -78,130 +76,203 @@ static nng_msg *pop(swb_bridge_edge *e)
 	return m;
 }
 
+static void drop(swb_bridge *b, swb_bridge_edge *e, nng_msg *m, const char *why)
+{
+	nng_msg_free(m);
+	b->cnt.edge_send_drops++;
+	swb_bridge_ratelog_emit(&b->rl_send, SWB_LOG_WARN, "dropped a message to edge %s: %s (%zu queued)",
+				e->edge_id, why, e->out_len);
+}
+
 void swb_bridge_outq_send(swb_bridge *b, swb_bridge_edge *e, nng_msg *m)
 {
-	if (e->out_len == 0 && outstanding(e) < OUT_WINDOW) {
-		nng_out(b, e, m);
+	if (e->out_len >= SWB_BRIDGE_OUTQ_MAX_MSGS || e->out_bytes + nng_msg_len(m) > SWB_BRIDGE_OUTQ_MAX_BYTES) {
+		drop(b, e, m, "queue full");
 		return;
 	}
-	if (e->out_len >= OUTQ_MAX_MSGS || e->out_bytes + nng_msg_len(m) > OUTQ_MAX_BYTES || !push(e, m)) {
-		nng_msg_free(m);
-		b->cnt.edge_send_drops++;
-		swb_bridge_ratelog_emit(&b->rl_send, SWB_LOG_WARN,
-					"queue to edge %s is full (%zu messages): dropping", e->edge_id, e->out_len);
+	if (!push(e, m)) {
+		drop(b, e, m, "out of memory");
 		return;
 	}
-	if (e->out_len == 1)
-		e->stall_ms = swb_mono_ms();
-	pump_schedule(b, true);
+	if (!e->out_blocked)
+		flush_arm(b);
 }
 
-void swb_bridge_outq_clear(swb_bridge_edge *e)
+/* How many queued messages (from the head) go into the next NNG message. */
+static size_t batch_len(const swb_bridge_edge *e)
 {
-	while (e->out_len)
-		nng_msg_free(pop(e));
-	free(e->outq);
-	e->outq = NULL;
-	e->out_cap = e->out_head = 0;
+	size_t k = 1, bytes = nng_msg_len(peek(e, 0));
+	while (k < e->out_len && k < BATCH_MSGS) {
+		size_t n = nng_msg_len(peek(e, k));
+		if (bytes + n > BATCH_BYTES)
+			break;
+		bytes += n;
+		k++;
+	}
+	return k;
 }
 
-/* Refresh every edge's tx_seen from one statistics snapshot. Returns
- * true if any advanced. Without statistics, pacing is off. */
-static bool read_tx(swb_bridge *b)
+/* The first k queued messages as one BridgeMsg.batch (NULL: no memory). */
+static nng_msg *pack_batch(const swb_bridge_edge *e, size_t k)
 {
-	nng_stat *snap;
-	bool moved = false;
-	if (nng_stats_get(&snap) != 0) {
-		for (swb_bridge_edge *e = b->edges; e; e = e->hh.next)
-			e->tx_seen = e->sent;
-		return true;
+	ProtobufCBinaryData items[BATCH_MSGS];
+	for (size_t i = 0; i < k; i++) {
+		items[i].data = nng_msg_body(peek(e, i));
+		items[i].len = nng_msg_len(peek(e, i));
 	}
-	for (nng_stat *s = nng_stat_child(snap); s; s = nng_stat_next(s)) {
-		if (strcmp(nng_stat_name(s), "pipe") != 0)
-			continue;
-		nng_stat *id = nng_stat_find(s, "id"), *tx = nng_stat_find(s, "tx_msgs");
-		swb_bridge_edge *e = id && tx ? swb_bridge_edge_find(b, (uint32_t)nng_stat_value(id)) : NULL;
-		if (e && nng_stat_value(tx) > e->tx_seen) {
-			e->tx_seen = nng_stat_value(tx);
-			moved = true;
-		}
-	}
-	nng_stats_free(snap);
-	return moved;
+	Swb__BridgeBatch bb = SWB__BRIDGE_BATCH__INIT;
+	bb.n_msgs = k;
+	bb.msgs = items;
+	Swb__BridgeMsg bm = SWB__BRIDGE_MSG__INIT;
+	bm.body_case = SWB__BRIDGE_MSG__BODY_BATCH;
+	bm.batch = &bb;
+	return swb_bridge_pack(&bm);
 }
 
-/* Move queued messages into NNG as the window allows. */
-static bool refill(swb_bridge *b, swb_bridge_edge *e, uint64_t now, bool *backlog)
+static void on_writable(uv_poll_t *h, int status, int events);
+
+/* push0 is full: sleep until its SENDFD says it can take more. */
+static void wait_writable(swb_bridge *b, swb_bridge_edge *e)
 {
-	bool sent = false;
-	while (e->out_len && outstanding(e) < OUT_WINDOW) {
-		nng_out(b, e, pop(e));
-		sent = true;
-	}
-	if (sent || !e->out_len)
-		e->stall_ms = now;
-	else if (now - e->stall_ms > STALL_MS) {
-		/* A slow edge. Waiting is right: NNG would drop anything more. */
+	uint64_t now = swb_mono_ms();
+	e->out_blocked = true;
+	uv_poll_start(&e->wpoll->h, UV_READABLE, on_writable);
+	if (now - e->stall_ms > STALL_MS) {
 		swb_bridge_ratelog_emit(&b->rl_send, SWB_LOG_WARN, "edge %s is not reading: %zu messages queued",
 					e->edge_id, e->out_len);
 		e->stall_ms = now;
 	}
-	*backlog |= e->out_len > 0;
-	return sent;
 }
 
-static void pump(swb_bridge *b)
+/* Hand the first k queued messages to NNG as one message. Returns the NNG
+ * result; on success they are off the queue. */
+static int send_head(swb_bridge *b, swb_bridge_edge *e, size_t k)
 {
-	bool progress = read_tx(b), backlog = false;
-	uint64_t now = swb_mono_ms();
+	nng_msg *m = k == 1 ? peek(e, 0) : pack_batch(e, k);
+	if (!m)
+		return NNG_ENOMEM;
+	int rv = nng_sendmsg(e->push, m, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		if (k > 1)
+			nng_msg_free(m);
+		return rv;
+	}
+	for (size_t i = 0; i < k; i++) {
+		nng_msg *q = pop(e);
+		if (k > 1)
+			nng_msg_free(q); /* k == 1: NNG owns it now */
+	}
+	e->stall_ms = swb_mono_ms();
+	return 0;
+}
+
+/* Move queued messages into NNG until it is full or the queue is empty. */
+static void flush_edge(swb_bridge *b, swb_bridge_edge *e)
+{
+	while (e->out_len && !e->out_blocked) {
+		if (!e->push_open) {
+			drop(b, e, pop(e), "no deliver socket");
+			continue;
+		}
+		int rv = send_head(b, e, batch_len(e));
+		if (rv == NNG_EAGAIN)
+			wait_writable(b, e);
+		else if (rv == NNG_ENOMEM)
+			return; /* retried on the next send */
+		else if (rv != 0)
+			drop(b, e, pop(e), nng_strerror(rv));
+	}
+}
+
+static void on_flush(uv_timer_t *h)
+{
+	swb_bridge *b = h->data;
 	for (swb_bridge_edge *e = b->edges; e; e = e->hh.next)
-		if (e->out_len)
-			progress |= refill(b, e, now, &backlog);
-	if (!backlog) {
-		uv_idle_stop(&b->out_idle);
-		uv_timer_stop(&b->out_timer);
+		flush_edge(b, e);
+}
+
+/* Zero-delay: runs once, after the current callback (I/O: next turn). */
+static void flush_arm(swb_bridge *b)
+{
+	if (!uv_is_active((uv_handle_t *)&b->out_flush))
+		uv_timer_start(&b->out_flush, on_flush, 0, 0);
+}
+
+static void on_writable(uv_poll_t *h, int status, int events)
+{
+	struct swb_bridge_wpoll *w = h->data;
+	uv_poll_stop(h);
+	if (!w->e)
 		return;
+	w->e->out_blocked = false;
+	flush_edge(w->b, w->e);
+}
+
+static void wpoll_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* Open e's push0 socket and dial url without blocking (NNG retries until
+ * the edge's listener is there; sends queue in NNG meanwhile). */
+int swb_bridge_outq_open(swb_bridge *b, swb_bridge_edge *e, const char *url)
+{
+	int rv, fd;
+	struct swb_bridge_wpoll *w = calloc(1, sizeof(*w));
+	if (!w || (rv = nng_push0_open(&e->push)) != 0) {
+		free(w);
+		swb_err("cannot open a deliver socket for edge %s", e->edge_id);
+		return -1;
 	}
-	pump_schedule(b, progress);
-}
-
-static void on_out_idle(uv_idle_t *h)
-{
-	pump(h->data);
-}
-
-static void on_out_timer(uv_timer_t *h)
-{
-	pump(h->data);
-}
-
-static void pump_schedule(swb_bridge *b, bool progress)
-{
-	uint64_t now = swb_mono_ms();
-	if (progress)
-		b->out_progress_ms = now;
-	if (now - b->out_progress_ms < SPIN_MS) {
-		uv_timer_stop(&b->out_timer);
-		uv_idle_start(&b->out_idle, on_out_idle);
-	} else {
-		uv_idle_stop(&b->out_idle);
-		if (!uv_is_active((uv_handle_t *)&b->out_timer))
-			uv_timer_start(&b->out_timer, on_out_timer, 1, 0);
+	e->push_open = true;
+	nng_socket_set_int(e->push, NNG_OPT_SENDBUF, PUSH_SENDBUF);
+	nng_socket_set_ms(e->push, NNG_OPT_RECONNMINT, 10);
+	nng_socket_set_ms(e->push, NNG_OPT_RECONNMAXT, 500);
+	if ((rv = nng_socket_get_int(e->push, NNG_OPT_SENDFD, &fd)) != 0 ||
+	    (rv = nng_dial(e->push, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		swb_err("cannot dial edge %s at %s: %s", e->edge_id, url, nng_strerror(rv));
+		free(w);
+		nng_close(e->push);
+		e->push_open = false;
+		return -1;
 	}
+	w->b = b;
+	w->e = e;
+	uv_poll_init(b->loop, &w->h, fd);
+	w->h.data = w;
+	e->wpoll = w;
+	e->stall_ms = swb_mono_ms();
+	return 0;
+}
+
+/* Close e's socket and free its queue (the edge is going away). */
+void swb_bridge_outq_clear(swb_bridge_edge *e)
+{
+	if (e->wpoll) {
+		e->wpoll->e = NULL;
+		uv_close((uv_handle_t *)&e->wpoll->h, wpoll_closed);
+		e->wpoll = NULL;
+	}
+	if (e->push_open) {
+		nng_close(e->push);
+		e->push_open = false;
+	}
+	while (e->out_len)
+		nng_msg_free(pop(e));
+	free(e->outq);
+	e->outq = NULL;
+	e->out_cap = e->out_head = e->out_bytes = 0;
+	e->out_blocked = false;
 }
 
 void swb_bridge_outq_init(swb_bridge *b)
 {
-	uv_idle_init(b->loop, &b->out_idle);
-	b->out_idle.data = b;
-	uv_timer_init(b->loop, &b->out_timer);
-	b->out_timer.data = b;
+	uv_timer_init(b->loop, &b->out_flush);
+	b->out_flush.data = b;
 }
 
 void swb_bridge_outq_fini(swb_bridge *b)
 {
-	if (!b->out_idle.data)
-		return;
-	uv_close((uv_handle_t *)&b->out_idle, NULL);
-	uv_close((uv_handle_t *)&b->out_timer, NULL);
+	if (b->out_flush.data)
+		uv_close((uv_handle_t *)&b->out_flush, NULL);
 }

@@ -1,15 +1,18 @@
-/* bridge_link.c: the NNG pair1 link from this edge to the host's bridge.
- * Dials ipc://RUNTIME_DIR/bridge.ipc (NNG retries by itself), announces
- * itself (Hello + InterestSync, then the presence replay and every channel
- * count) on every new pipe, forwards interest changes, publishes and
- * stats, and dispatches BridgeMsgs (welcome, deliver, ack, presence
- * answers, query results, cache results, webhooks, terminate) on the loop
- * thread.
+/* bridge_link.c: the NNG link between this edge and the host's bridge.
+ * Edge -> bridge: a pair1 socket dialing ipc://RUNTIME_DIR/bridge.ipc (NNG
+ * retries by itself). Bridge -> edge: a pull0 socket listening on
+ * ipc://RUNTIME_DIR/edge-EDGE_ID.ipc (mode 0600, removed on stop), which
+ * the bridge dials with push0 after our Hello names it (deliver_url).
+ * Announces itself (Hello + InterestSync, then the presence replay and
+ * every channel count) on every new pair1 pipe, forwards interest changes,
+ * publishes and stats, and dispatches BridgeMsgs (welcome, deliver, ack,
+ * presence answers, query results, cache results, webhooks, terminate,
+ * and batches of these) on the loop thread.
  *
  * Threads: pipe events arrive on NNG threads; they only update a
  * mutex-protected state word and wake the loop with a uv_async_t. Receives
- * are driven by NNG_OPT_RECVFD through a uv_poll_t and drained with
- * non-blocking nng_recvmsg; the fd itself is never read.
+ * are driven by the pull socket's NNG_OPT_RECVFD through a uv_poll_t and
+ * drained with non-blocking nng_recvmsg; the fd itself is never read.
  * Ownership: swb_edge_link is owned by swb_edge.link and freed once both
  * uv handles have closed. */
 #include <pthread.h>
@@ -19,6 +22,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
+#include <nng/protocol/pipeline0/pull.h>
 
 #include "edge.h"
 #include "log.h"
@@ -30,7 +34,10 @@
 
 struct swb_edge_link {
 	swb_edge *e;
-	nng_socket sock;
+	nng_socket sock;             /* pair1: to the bridge */
+	nng_socket pull;             /* pull0: from the bridge */
+	bool pull_open;
+	char deliver_url[4200];      /* ipc://...; the file is removed on stop */
 	uv_async_t async;
 	uv_poll_t poll;
 	bool poll_inited;
@@ -98,6 +105,7 @@ static void send_hello(swb_edge_link *l)
 	h.proto_version = SWB_PROTO_VERSION;
 	h.n_app_ids = n;
 	h.app_ids = ids;
+	h.deliver_url = l->deliver_url;
 	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
 	m.body_case = SWB__EDGE_MSG__BODY_HELLO;
 	m.hello = &h;
@@ -213,7 +221,7 @@ static void handle_state_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
 	}
 }
 
-static void handle_bridge_msg(swb_edge_link *l, const uint8_t *p, size_t n)
+static void handle_bridge_msg(swb_edge_link *l, const uint8_t *p, size_t n, bool in_batch)
 {
 	Swb__BridgeMsg *m = swb__bridge_msg__unpack(NULL, n, p);
 	if (!m) {
@@ -221,6 +229,12 @@ static void handle_bridge_msg(swb_edge_link *l, const uint8_t *p, size_t n)
 		return;
 	}
 	switch (m->body_case) {
+	case SWB__BRIDGE_MSG__BODY_BATCH: /* in order; never nested */
+		for (size_t i = 0; i < m->batch->n_msgs && !in_batch; i++)
+			handle_bridge_msg(l, m->batch->msgs[i].data, m->batch->msgs[i].len, true);
+		if (in_batch)
+			l->e->st.bad_deliveries++;
+		break;
 	case SWB__BRIDGE_MSG__BODY_WELCOME:
 		if (!l->welcomed)
 			swb_info("bridge welcomed us: host %s proto %u",
@@ -250,36 +264,40 @@ static void on_readable(uv_poll_t *h, int status, int events)
 	size_t budget = (size_t)l->e->cfg.max_queue / 4, got = 0;
 	for (int i = 0; i < RECV_BATCH && got < budget; i++) {
 		nng_msg *msg;
-		int rv = nng_recvmsg(l->sock, &msg, NNG_FLAG_NONBLOCK);
+		int rv = nng_recvmsg(l->pull, &msg, NNG_FLAG_NONBLOCK);
 		if (rv != 0) {
 			if (rv != NNG_EAGAIN)
 				swb_warn("bridge receive: %s", nng_strerror(rv));
 			return;
 		}
 		got += nng_msg_len(msg);
-		handle_bridge_msg(l, nng_msg_body(msg), nng_msg_len(msg));
+		if (l->up) /* else: left over from a bridge that is gone */
+			handle_bridge_msg(l, nng_msg_body(msg), nng_msg_len(msg), false);
 		nng_msg_free(msg);
 	}
 }
 
-static int open_socket(swb_edge_link *l)
+/* The pull0 listener the bridge delivers to (a stale file of a dead edge
+ * with the same id is removed first). */
+static int open_pull(swb_edge_link *l)
 {
-	char url[4200];
 	int rv, fd;
-	snprintf(url, sizeof(url), "ipc://%s/bridge.ipc", l->e->cfg.runtime_dir);
-	if ((rv = nng_pair1_open(&l->sock)) != 0) {
-		swb_err("nng_pair1_open: %s", nng_strerror(rv));
+	nng_listener lst;
+	snprintf(l->deliver_url, sizeof(l->deliver_url), "ipc://%s/edge-%s.ipc", l->e->cfg.runtime_dir,
+		 l->e->edge_id_str);
+	unlink(l->deliver_url + 6);
+	if ((rv = nng_pull0_open(&l->pull)) != 0) {
+		swb_err("nng_pull0_open: %s", nng_strerror(rv));
 		return -1;
 	}
-	nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT, 100);
-	nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, 1000);
-	nng_socket_set_int(l->sock, NNG_OPT_SENDBUF, 1024);
-	nng_socket_set_int(l->sock, NNG_OPT_RECVBUF, 1024);
-	nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, 4 * 1024 * 1024);
-	nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, l);
-	nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, pipe_cb, l);
-	if ((rv = nng_socket_get_int(l->sock, NNG_OPT_RECVFD, &fd)) != 0) {
-		swb_err("NNG_OPT_RECVFD: %s", nng_strerror(rv));
+	l->pull_open = true;
+	nng_socket_set_size(l->pull, NNG_OPT_RECVMAXSZ, 4 * 1024 * 1024);
+	if ((rv = nng_listener_create(&lst, l->pull, l->deliver_url)) != 0 ||
+	    (rv = nng_listener_set_int(lst, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0 ||
+	    (rv = nng_listener_start(lst, 0)) != 0 ||
+	    (rv = nng_socket_get_int(l->pull, NNG_OPT_RECVFD, &fd)) != 0) {
+		swb_err("cannot listen on %s: %s", l->deliver_url, nng_strerror(rv));
+		l->deliver_url[0] = '\0';
 		return -1;
 	}
 	uv_poll_init(&l->e->loop, &l->poll, fd);
@@ -287,11 +305,32 @@ static int open_socket(swb_edge_link *l)
 	l->poll_inited = true;
 	l->open_handles++;
 	uv_poll_start(&l->poll, UV_READABLE, on_readable);
+	return 0;
+}
+
+static int open_socket(swb_edge_link *l)
+{
+	char url[4200];
+	int rv;
+	snprintf(url, sizeof(url), "ipc://%s/bridge.ipc", l->e->cfg.runtime_dir);
+	if (open_pull(l) < 0)
+		return -1;
+	if ((rv = nng_pair1_open(&l->sock)) != 0) {
+		swb_err("nng_pair1_open: %s", nng_strerror(rv));
+		return -1;
+	}
+	nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT, 100);
+	nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, 1000);
+	nng_socket_set_int(l->sock, NNG_OPT_SENDBUF, 1024);
+	nng_socket_set_int(l->sock, NNG_OPT_RECVBUF, 16);
+	nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, 4 * 1024 * 1024);
+	nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, l);
+	nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, pipe_cb, l);
 	if ((rv = nng_dial(l->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
 		swb_err("dial %s: %s", url, nng_strerror(rv));
 		return -1;
 	}
-	swb_info("dialing bridge at %s", url);
+	swb_info("dialing bridge at %s; deliveries on %s", url, l->deliver_url);
 	return 0;
 }
 
@@ -330,6 +369,10 @@ void swb_edge_link_stop(swb_edge *e)
 	if (l->poll_inited)
 		uv_close((uv_handle_t *)&l->poll, on_handle_closed);
 	nng_close(l->sock);
+	if (l->pull_open)
+		nng_close(l->pull);
+	if (l->deliver_url[0])
+		unlink(l->deliver_url + 6);
 	uv_close((uv_handle_t *)&l->async, on_handle_closed);
 }
 
