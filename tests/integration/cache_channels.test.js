@@ -94,3 +94,47 @@ c.test('client events are not cached', async () => {
   const first = await subscribeAndFirst(late, ch);
   assert.equal(first.event, 'pusher:cache_miss', `a client event was replayed from the cache: ${JSON.stringify(first)}`);
 });
+
+c.test('while events keep coming: the cached event then the live ones, in order, each once, no gap', async () => {
+  const problems = [];
+  let total = 0;
+  for (let r = 0; r < 3 && !problems.length; r++) {
+    const ch = `cache-${uniqueId('stream')}`;
+    let stop = false;
+    let seq = 0;
+    /* One publisher on host B, one event after the other. */
+    const pub = (async () => {
+      while (!stop) await c.publish(edgeB, { name: 'v', channels: [ch], data: JSON.stringify({ seq: ++seq }) });
+    })();
+    /* Subscribers on host A, one after the other, each the only one. */
+    const subs = [];
+    for (let i = 0; i < 20; i++) {
+      const s = await c.connect(edgeA, { name: `stream${r}.${i}` });
+      await s.subscribe(ch);
+      await s.ping();
+      await s.ping();
+      if (i < 19) {
+        s.unsubscribe(ch);
+        await s.ping();
+      }
+      subs.push(s);
+    }
+    stop = true;
+    await pub;
+    const lastSub = subs[subs.length - 1];
+    await lastSub.waitMessage((m) => m.event === 'v' && JSON.parse(m.data).seq === seq, { what: `the last event (${seq}) on the last subscriber` });
+    for (const s of subs) {
+      total++;
+      const k = s.messages.findIndex((m) => m.event === 'pusher_internal:subscription_succeeded' && m.channel === ch);
+      const seqs = s.messages.slice(k + 1).filter((m) => m.channel === ch && m.event === 'v').map((m) => JSON.parse(m.data).seq);
+      for (let j = 1; j < seqs.length; j++) {
+        if (seqs[j] !== seqs[j - 1] + 1) {
+          const what = seqs[j] === seqs[j - 1] ? 'duplicate' : seqs[j] < seqs[j - 1] ? 'older after newer' : 'gap';
+          problems.push(`${s.name}: ${what}: ${seqs.slice(Math.max(0, j - 2), j + 3).join(',')} (first after subscribing: ${seqs[0]})`);
+          break;
+        }
+      }
+    }
+  }
+  assert.deepEqual(problems, [], `${problems.length} of ${total} subscribers`);
+});
