@@ -122,6 +122,9 @@ int main(int argc, char **argv)
 	b.host_ttl_s = (uint64_t)c.host_ttl;
 	b.heartbeat_s = (uint64_t)c.heartbeat;
 	b.start_ms = swb_mono_ms();
+	/* Envelope ids grow per origin across restarts too (edges drop stale
+	 * copies of a cached event by id): start from the wall clock in us. */
+	b.next_seq = (uint64_t)swb_wall_s() * 1000000u;
 
 	uv_signal_t sigint, sigterm;
 	uv_signal_init(&loop, &sigint);

@@ -78,6 +78,7 @@ void swb_edge_conn_free(swb_edge *e, swb_edge_conn *c)
 		const swb_edge_chan *ch = c->subs.v[i].chan;
 		swb_edge_counts_touch(e, ch->app_id, ch->app_len, ch->name, ch->name_len);
 	}
+	swb_edge_cache_forget_conn(e, c);
 	swb_edge_chan_remove_all(&e->chans, &c->subs, swb_edge_pusher_chan_gone, e);
 	swb_edge_users_signout(e, c);
 	if (c->app)

@@ -20,8 +20,9 @@ static bool envelope_valid(const Swb__Envelope *env)
 	       (!env->user_id || swb_edge_utf8_valid(env->user_id, strlen(env->user_id)));
 }
 
-static void fan_out(swb_edge *e, swb_edge_chan *ch, swb_buf *frame, const char *exclude)
+static void fan_out(swb_edge *e, swb_edge_chan *ch, swb_buf *frame, const Swb__Envelope *env)
 {
+	const char *exclude = env->exclude_socket_id;
 	swb_edge_conn *skip = NULL;
 	if (exclude && *exclude)
 		skip = swb_edge_conn_by_socket_id(e, exclude, strlen(exclude));
@@ -29,8 +30,12 @@ static void fan_out(swb_edge *e, swb_edge_chan *ch, swb_buf *frame, const char *
 	 * array is not modified until the connection's CLOSED callback. */
 	for (uint32_t i = 0; i < ch->n; i++) {
 		swb_edge_conn *c = ch->members[i].subs->owner;
-		if (c != skip)
-			swb_edge_conn_deliver(e, c, frame);
+		if (c == skip)
+			continue;
+		/* A cache-channel subscriber waiting for its cached event. */
+		if (c->cache_watch && swb_edge_cache_intercept(e, c, ch->name, frame, env->origin_host, env->id))
+			continue;
+		swb_edge_conn_deliver(e, c, frame);
 	}
 }
 
@@ -52,7 +57,7 @@ void swb_edge_deliver(swb_edge *e, const uint8_t *data, size_t len)
 						      strlen(env->channel), (const char *)env->data.data,
 						      env->data.len, uid, uid ? strlen(uid) : 0);
 		if (frame) {
-			fan_out(e, ch, frame, env->exclude_socket_id);
+			fan_out(e, ch, frame, env);
 			swb_buf_unref(frame);
 		}
 	}

@@ -88,6 +88,7 @@ struct swb_edge_conn {
 	swb_edge_pres *pres;         /* presence subscriptions (presence.c) */
 	swb_edge_signin *signin;     /* set while signed in (users.c) */
 	swb_edge_bucket bucket;      /* client-event rate limit */
+	uint16_t cache_watch;        /* cache.c states naming this connection */
 };
 
 /* lws per_session_data: two pointers, whatever the connection turns into. */
@@ -135,6 +136,7 @@ typedef struct swb_edge {
 	swb_edge_replay *replay;     /* presence replay in progress (presence.c) */
 	swb_edge_user *users;        /* uthash: "app\0user" -> signed-in connections */
 	swb_edge_cache_req *cache_pending; /* uthash: request_id -> CacheGet */
+	swb_edge_cache_req *cache_by_key;  /* uthash (hk): "socket_id\0channel" -> same */
 	uint32_t cache_pending_n;
 	swb_edge_count_dirty *counts_dirty; /* uthash: channels whose count changed */
 	uv_timer_t counts_timer;
@@ -245,6 +247,12 @@ void swb_edge_cache_get(swb_edge *e, swb_edge_conn *c, const char *channel);
 void swb_edge_cache_on_result(swb_edge *e, uint64_t request_id, bool hit, const uint8_t *env, size_t len);
 void swb_edge_cache_tick(swb_edge *e, uint64_t now_ms);
 void swb_edge_cache_clear(swb_edge *e);
+/* Fan-out hook for connections with cache_watch != 0: true when cache.c
+ * took (held) or dropped this delivery for c, false to deliver it now. */
+bool swb_edge_cache_intercept(swb_edge *e, swb_edge_conn *c, const char *channel, swb_buf *frame,
+			      const char *origin, uint64_t id);
+/* Connection c is going away: forget its cache states. */
+void swb_edge_cache_forget_conn(swb_edge *e, swb_edge_conn *c);
 
 /* webhook.c */
 int swb_edge_webhooks_start(swb_edge *e);
