@@ -273,11 +273,15 @@ void swb_edge_presence_on_joined(swb_edge *e, uint64_t request_id, bool ok, cons
 	e->st.presence_join_fail++;
 	swb_edge_conn *c = p->conn;
 	char msg[256];
-	snprintf(msg, sizeof(msg), "Cannot join %s: %s", p->channel,
-		 error && *error ? error : "presence member limit reached");
-	if (!strstr(msg, "member limit"))
-		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " (member limit %u)", c->app->presence_max_members);
-	swb_edge_pusher_sub_error(e, c, p->channel, "LimitReached", msg, 4100, 4100);
+	const char *why = error && *error ? error : "presence member limit reached";
+	snprintf(msg, sizeof(msg), "Cannot join %s: %s", p->channel, why);
+	if (strstr(why, "member limit")) {
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " (%u)", c->app->presence_max_members);
+		swb_edge_pusher_sub_error(e, c, p->channel, "LimitReached", msg, 4100, 4100);
+	} else {
+		/* Redis down, bridge overloaded: not a limit, try again later. */
+		swb_edge_pusher_sub_error(e, c, p->channel, "ServiceUnavailable", msg, -1, 503);
+	}
 	unlink_conn(p);
 	pres_free(p);
 }
