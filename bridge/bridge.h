@@ -98,7 +98,7 @@ typedef struct swb_bridge_edge {
 	struct swb_bridge_wpoll *wpoll;
 	nng_msg **outq;
 	size_t out_head, out_len, out_cap, out_bytes;
-	uint64_t stall_ms; /* last progress */
+	uint64_t stall_ms; /* when out_blocked began */
 	char **app_ids;   /* Hello.app_ids (owned copies): webhooks for these */
 	size_t n_app_ids;
 	UT_hash_handle hh;

@@ -6,7 +6,8 @@
  * pair1 silently drops messages beyond a 2-deep per-pipe queue. push0 with
  * one pipe never drops: it holds up to PUSH_SENDBUF messages, then refuses
  * (NNG_EAGAIN) until its pipe took one, and NNG_OPT_SENDFD turns readable
- * when it can accept again.
+ * when it can accept again. (nng 1.5.2 src/sp/protocol/pipeline0/push.c:
+ * a full send queue blocks the sender; nothing is discarded.)
  *
  * Every BridgeMsg for an edge goes through swb_bridge_outq_send: it is
  * queued here (bounded by OUTQ_MAX_MSGS / OUTQ_MAX_BYTES; beyond that it is
@@ -33,7 +34,7 @@
 #define PUSH_SENDBUF 64
 #define BATCH_MSGS 256
 #define BATCH_BYTES (128u * 1024)
-#define STALL_MS 3000 /* no progress this long: say so (rate-limited) */
+#define STALL_MS 3000 /* blocked this long and more comes: say so (rate-limited) */
 
 struct swb_bridge_wpoll {
 	uv_poll_t h;
@@ -96,6 +97,9 @@ void swb_bridge_outq_send(swb_bridge *b, swb_bridge_edge *e, nng_msg *m)
 	}
 	if (!e->out_blocked)
 		flush_arm(b);
+	else if (swb_mono_ms() - e->stall_ms > STALL_MS)
+		swb_bridge_ratelog_emit(&b->rl_send, SWB_LOG_WARN, "edge %s is not reading: %zu messages queued",
+					e->edge_id, e->out_len);
 }
 
 /* How many queued messages (from the head) go into the next NNG message. */
@@ -132,21 +136,16 @@ static nng_msg *pack_batch(const swb_bridge_edge *e, size_t k)
 static void on_writable(uv_poll_t *h, int status, int events);
 
 /* push0 is full: sleep until its SENDFD says it can take more. */
-static void wait_writable(swb_bridge *b, swb_bridge_edge *e)
+static void wait_writable(swb_bridge_edge *e)
 {
-	uint64_t now = swb_mono_ms();
 	e->out_blocked = true;
+	e->stall_ms = swb_mono_ms();
 	uv_poll_start(&e->wpoll->h, UV_READABLE, on_writable);
-	if (now - e->stall_ms > STALL_MS) {
-		swb_bridge_ratelog_emit(&b->rl_send, SWB_LOG_WARN, "edge %s is not reading: %zu messages queued",
-					e->edge_id, e->out_len);
-		e->stall_ms = now;
-	}
 }
 
 /* Hand the first k queued messages to NNG as one message. Returns the NNG
  * result; on success they are off the queue. */
-static int send_head(swb_bridge *b, swb_bridge_edge *e, size_t k)
+static int send_head(swb_bridge_edge *e, size_t k)
 {
 	nng_msg *m = k == 1 ? peek(e, 0) : pack_batch(e, k);
 	if (!m)
@@ -162,7 +161,6 @@ static int send_head(swb_bridge *b, swb_bridge_edge *e, size_t k)
 		if (k > 1)
 			nng_msg_free(q); /* k == 1: NNG owns it now */
 	}
-	e->stall_ms = swb_mono_ms();
 	return 0;
 }
 
@@ -174,13 +172,15 @@ static void flush_edge(swb_bridge *b, swb_bridge_edge *e)
 			drop(b, e, pop(e), "no deliver socket");
 			continue;
 		}
-		int rv = send_head(b, e, batch_len(e));
+		size_t k = batch_len(e);
+		int rv = send_head(e, k);
 		if (rv == NNG_EAGAIN)
-			wait_writable(b, e);
+			wait_writable(e);
 		else if (rv == NNG_ENOMEM)
 			return; /* retried on the next send */
-		else if (rv != 0)
-			drop(b, e, pop(e), nng_strerror(rv));
+		else
+			for (size_t i = 0; rv != 0 && i < k; i++)
+				drop(b, e, pop(e), nng_strerror(rv));
 	}
 }
 
@@ -241,7 +241,6 @@ int swb_bridge_outq_open(swb_bridge *b, swb_bridge_edge *e, const char *url)
 	uv_poll_init(b->loop, &w->h, fd);
 	w->h.data = w;
 	e->wpoll = w;
-	e->stall_ms = swb_mono_ms();
 	return 0;
 }
 
