@@ -5,7 +5,8 @@
  * shows 3 cluster-wide on both hosts), a 4th connection on either host is
  * refused with 4004, although neither edge holds 3 itself (a per-edge
  * limit would accept it); after one client leaves, a new one is accepted
- * again (bounded wait: the totals are eventually consistent, ~1-2 s). */
+ * again (bounded wait: the totals are eventually consistent, ~1-2 s).
+ * With --redis none the limit counts the host's edges together. */
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -18,6 +19,9 @@ let hostA;
 let hostB;
 let edgeA;
 let edgeB;
+let solo;
+let soloE1;
+let soloE2;
 
 before(async () => {
   const file = c.writeAppsFile([{ ...c.app }, { ...appQ, max_connections: 3 }]);
@@ -26,6 +30,9 @@ before(async () => {
   hostB = await c.addHost('b');
   edgeA = await c.addEdge(hostA, { appsFile: file, apps });
   edgeB = await c.addEdge(hostB, { appsFile: file, apps });
+  solo = await c.addHost('solo', { redis: 'none' });
+  soloE1 = await c.addEdge(solo, { appsFile: file, apps });
+  soloE2 = await c.addEdge(solo, { appsFile: file, apps });
 });
 
 after(() => c.stop());
@@ -71,4 +78,20 @@ c.test('max_connections counts every host: the 4th connection is refused 4004 on
   }, { what: 'a new appq connection on host B is accepted once one left on host A', timeout: 10000, interval: 200 });
   await waitClusterCount(3);
   await expectRefused(edgeA, 'over-again-on-A');
+});
+
+c.test('--redis none: max_connections counts the host\'s edges together', async () => {
+  await c.connect(soloE1, { name: 's1', key: appQ.key });
+  await c.connect(soloE1, { name: 's2', key: appQ.key });
+  const s3 = await c.connect(soloE2, { name: 's3', key: appQ.key });
+  await waitFor(async () => (await clusterCount(solo)) === 3,
+    { what: 'the solo bridge reports 3 appq connections', timeout: 10000, interval: 100 });
+  await expectRefused(soloE1, 'over-on-solo-edge1');
+  await s3.close();
+  await waitFor(async () => {
+    const again = await c.connect(soloE1, { name: 'again-on-solo', key: appQ.key, expectEstablished: false });
+    if (again.find((m) => m.event === 'pusher:connection_established')) return true;
+    await again.waitClose();
+    return false;
+  }, { what: 'a new appq connection on the solo host is accepted once one left', timeout: 10000, interval: 200 });
 });
