@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "interest.h"
+#include "names.h"
 #include "redis_url.h"
 #include "scripts.h"
 #include "state.h"
@@ -41,6 +42,14 @@ struct Swb__Query;
 struct Swb__CacheGet;
 struct Swb__TerminateUser;
 struct swb_bridge_kv;
+struct Swb__EdgeStats;
+
+/* One app's connections as an edge last reported them (quota.c). */
+typedef struct swb_bridge_appcount {
+	char app[SWB_APP_ID_MAX + 1];
+	uint32_t n;
+} swb_bridge_appcount;
+typedef struct swb_bridge_quota swb_bridge_quota;
 
 /* Rate-limited logging: at most one line per reason every 10 s. */
 typedef struct swb_bridge_ratelog {
@@ -101,6 +110,8 @@ typedef struct swb_bridge_edge {
 	uint64_t stall_ms; /* when out_blocked began */
 	char **app_ids;   /* Hello.app_ids (owned copies): webhooks for these */
 	size_t n_app_ids;
+	swb_bridge_appcount *apps; /* EdgeStats.apps (owned): quota.c */
+	size_t n_apps;
 	UT_hash_handle hh;
 } swb_bridge_edge;
 
@@ -180,6 +191,12 @@ typedef struct swb_bridge {
 	bool sweep_inflight, hb_inflight;
 	struct swb_bridge_mcache *mcache; /* --redis none: cache channels */
 	size_t mcache_bytes;
+
+	/* quota.c: cluster-wide connections per app */
+	swb_bridge_quota *quota;
+	uv_timer_t quota_timer;
+	uint64_t quota_ticks, quota_gen, quota_round_tick;
+	size_t quota_pending; /* HVALS replies of the current round */
 
 	swb_bridge_counters cnt;
 	swb_bridge_ratelog rl_edge, rl_redis, rl_send, rl_ctl, rl_script;
@@ -312,6 +329,24 @@ void swb_bridge_cluster_ctl_message(swb_bridge *b, const char *payload, size_t l
 void swb_bridge_terminate(swb_bridge *b, const struct Swb__TerminateUser *t);
 /* Pack and send a PresenceJoined / QueryResult-like BridgeMsg to one edge. */
 void swb_bridge_send_msg(swb_bridge *b, uint32_t pipe_id, const struct Swb__BridgeMsg *bm);
+
+/* quota.c: per-app connection counts for max_connections (see there) */
+void swb_bridge_quota_init(swb_bridge *b);
+void swb_bridge_quota_fini(swb_bridge *b);
+void swb_bridge_quota_free(swb_bridge *b); /* the table only (tests) */
+/* Keep e's EdgeStats.apps (invalid app ids are dropped and counted). */
+void swb_bridge_quota_edge_stats(swb_bridge *b, swb_bridge_edge *e, const struct Swb__EdgeStats *s);
+/* Recompute every app's host sum over the current edges; returns the
+ * number of apps reported. */
+int swb_bridge_quota_sum(swb_bridge *b);
+/* An app's cluster total as last read (and its host sum into *host). */
+uint32_t swb_bridge_quota_total(swb_bridge *b, const char *app, uint32_t *host);
+void swb_bridge_quota_cmd_up(swb_bridge *b);
+/* {"APP":{"host":N,"cluster":N},...} for status (the caller owns it) */
+struct cJSON *swb_bridge_quota_json(swb_bridge *b);
+/* Reconcile: this host's conns field of app is not backed by an edge:
+ * remove it (0), or -1 if an edge reports connections. */
+int swb_bridge_quota_stale(swb_bridge *b, const char *app);
 
 /* control.c */
 int swb_bridge_control_init(swb_bridge *b);

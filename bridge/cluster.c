@@ -240,7 +240,7 @@ static void on_sweep_timer(uv_timer_t *t)
 
 /* ---- reconcile ---- */
 
-/* Undo one stale entry ("occ\nA\nC" or "pres\nA\nC\nU") of this host,
+/* Undo one stale entry ("occ\nA\nC", "pres\nA\nC\nU" or "conns\nA") of this host,
  * through the normal paths (so transitions become webhooks). */
 static void reconcile_entry(swb_bridge *b, const char *e, size_t len)
 {
@@ -251,6 +251,11 @@ static void reconcile_entry(swb_bridge *b, const char *e, size_t len)
 	buf[len] = '\0';
 	char *save = NULL, *kind = strtok_r(buf, "\n", &save), *app = strtok_r(NULL, "\n", &save);
 	char *chan = strtok_r(NULL, "\n", &save), *user = strtok_r(NULL, "\n", &save);
+	if (kind && app && !chan && !strcmp(kind, "conns")) { /* quota.c */
+		if (swb_app_token_valid(app, strlen(app)) && swb_bridge_quota_stale(b, app) == 0)
+			b->cnt.reconciled++;
+		return;
+	}
 	if (!kind || !app || !chan || !swb_app_token_valid(app, strlen(app)) ||
 	    !swb_channel_name_valid(chan, strlen(chan)))
 		return;
@@ -353,6 +358,7 @@ static void on_epoch_reply(redisAsyncContext *ac, void *reply, void *privdata)
 void swb_bridge_cluster_cmd_up(swb_bridge *b)
 {
 	swb_bridge_scripts_load(b);
+	swb_bridge_quota_cmd_up(b);
 	heartbeat(b);
 	b->hb_fresh = true;
 	char key[128];
@@ -398,6 +404,7 @@ int swb_bridge_cluster_init(swb_bridge *b)
 		uv_timer_start(&b->settle_timer, on_settle_timer, SETTLE_FALLBACK_MS, 0);
 	}
 	swb_bridge_pending_init(b);
+	swb_bridge_quota_init(b);
 	b->reconcile_due = true;
 	b->cluster_inited = true;
 	return 0;
@@ -410,6 +417,7 @@ void swb_bridge_cluster_fini(swb_bridge *b)
 	uv_close((uv_handle_t *)&b->hb_timer, NULL);
 	uv_close((uv_handle_t *)&b->sweep_timer, NULL);
 	uv_close((uv_handle_t *)&b->settle_timer, NULL);
+	swb_bridge_quota_fini(b);
 	swb_bridge_pending_fini(b);
 	swb_bridge_park_edge_gone(b, 0);
 	swb_bridge_hold_edge_gone(b, 0);

@@ -195,8 +195,9 @@ static void on_sync(swb_bridge *b, uint32_t id, const Swb__InterestSync *s)
 	swb_debug("edge pipe %u synced %zu channels", id, s->n_channels);
 }
 
-static void on_stats(swb_bridge_edge *e, const Swb__EdgeStats *s)
+static void on_stats(swb_bridge *b, swb_bridge_edge *e, const Swb__EdgeStats *s)
 {
+	swb_bridge_quota_edge_stats(b, e, s);
 	e->connections = s->connections;
 	e->channels = s->channels;
 	e->messages_in = s->messages_in;
@@ -229,7 +230,7 @@ static void dispatch(swb_bridge *b, uint32_t id, Swb__EdgeMsg *em)
 		swb_bridge_publish(b, id, em->publish);
 		break;
 	case SWB__EDGE_MSG__BODY_STATS:
-		on_stats(e, em->stats);
+		on_stats(b, e, em->stats);
 		break;
 	case SWB__EDGE_MSG__BODY_COUNTS:
 		swb_bridge_occ_counts(b, id, em->counts);
@@ -306,6 +307,7 @@ static void edge_gone(swb_bridge *b, uint32_t id)
 	swb_bridge_hold_edge_gone(b, id);
 	swb_bridge_outq_clear(e);
 	free_app_ids(e);
+	free(e->apps);
 	free(e);
 }
 
@@ -398,6 +400,7 @@ static void free_edges(swb_bridge *b)
 		HASH_DEL(b->edges, e);
 		swb_bridge_outq_clear(e);
 		free_app_ids(e);
+		free(e->apps);
 		free(e);
 	}
 }

@@ -21,7 +21,8 @@
 #include "log.h"
 #include "scripts.h"
 
-/* Shared helpers. Entries of P:host:H:keys: "occ\nA\nC", "pres\nA\nC\nU". */
+/* Shared helpers. Entries of P:host:H:keys: "occ\nA\nC", "pres\nA\nC\nU",
+ * "conns\nA" (quota.c: this host's field of P:A:conns). */
 #define LIB                                                                                             \
 	"local function key(P, app, what, chan) return P .. ':' .. app .. ':' .. what .. ':' .. chan end\n" \
 	"local function hostkeys(P, H) return P .. ':host:' .. H .. ':keys' end\n"                          \
@@ -118,6 +119,8 @@ static const char SWEEP[] =
 	    "    elseif f[1] == 'pres' and #f == 4 and pres_drop(P, h, f[2], f[3], f[4]) then\n"
 	    "      removed(P, origin, f[2], f[3], f[4])\n"
 	    "      emit('removed', f[2], f[3], f[4])\n"
+	    "    elseif f[1] == 'conns' and #f == 2 then\n"
+	    "      redis.call('HDEL', P .. ':' .. f[2] .. ':conns', h)\n"
 	    "    end\n"
 	    "  end\n"
 	    "  redis.call('DEL', hk)\n"

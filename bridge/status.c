@@ -102,6 +102,8 @@ static cJSON *cluster_json(swb_bridge *b)
 	cJSON_AddNumberToObject(o, "host_ttl_s", (double)b->host_ttl_s);
 	cJSON_AddNumberToObject(o, "heartbeat_s", (double)b->heartbeat_s);
 	cJSON_AddBoolToObject(o, "settled", b->settled);
+	/* apps with max_connections: connections on this host / cluster-wide */
+	cJSON_AddItemToObject(o, "app_connections", swb_bridge_quota_json(b));
 	return o;
 }
 

@@ -348,3 +348,14 @@ int swb_edge_apps_load_json(swb_edge_apps *t, const char *text, size_t n, char *
 	cJSON_Delete(root);
 	return rc;
 }
+
+bool swb_edge_app_admit(const swb_edge_app *a, bool cluster_fresh)
+{
+	if (!a->max_connections)
+		return true;
+	if (a->connections >= a->max_connections)
+		return false;
+	if (!cluster_fresh)
+		return true;
+	return (uint64_t)a->cluster_total + a->accepted_since < a->max_connections;
+}

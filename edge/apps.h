@@ -37,13 +37,19 @@ typedef struct swb_edge_app {
 	bool enabled;              /* false: connections closed 4003, API 403 */
 	bool client_events;        /* default true */
 	uint32_t client_event_rate; /* per connection per second, default 10, 0 = unlimited */
-	uint32_t max_connections;  /* on this edge; 0 = unlimited */
+	uint32_t max_connections;  /* cluster-wide (see swb_edge_app_admit); 0 = unlimited */
 	uint32_t presence_max_members; /* default 100 */
 	swb_edge_webhook_cfg webhooks[SWB_EDGE_APP_MAX_WEBHOOKS];
 	size_t n_webhooks;
 	uint32_t webhook_events;   /* union of the webhooks' masks */
 	/* runtime: live connections of this app on this edge (conn.c) */
 	uint32_t connections;
+	/* runtime: the cluster-wide limit (bridge_link.c, pusher.c): the last
+	 * AppUsage total, when it came (mono ms, 0 = never), the local
+	 * connections that total cannot include (accepted since the last
+	 * EdgeStats before it), and those accepted since the last EdgeStats */
+	uint32_t cluster_total, accepted_since, accepted_unreported;
+	uint64_t usage_ms;
 	UT_hash_handle hh_id, hh_key;
 } swb_edge_app;
 
@@ -64,13 +70,20 @@ int swb_edge_apps_add_spec(swb_edge_apps *t, const char *spec, size_t n, char *e
 int swb_edge_apps_load_file(swb_edge_apps *t, const char *path, char *err, size_t errlen);
 /* JSON apps: an array of app objects, or {"apps":[...]}, each
  * {"id","key","secret", optional "enabled","client_events",
- * "client_event_rate","max_connections","presence_max_members",
+ * "client_event_rate","max_connections" (cluster-wide),"presence_max_members",
  * "webhooks":[{"url","events":[names]}]}. 0 or -1 (err set). */
 int swb_edge_apps_load_json(swb_edge_apps *t, const char *text, size_t n, char *err, size_t errlen);
 /* "--webhook ID=URL": add a webhook with every event type to app ID. */
 int swb_edge_apps_add_webhook_spec(swb_edge_apps *t, const char *spec, char *err, size_t errlen);
 /* Webhook event name ("channel_occupied", ...) to its bit; 0 if unknown. */
 uint32_t swb_edge_webhook_event_bit(const char *name);
+/* Admission under max_connections. cluster_fresh: the app's AppUsage
+ * total is recent (the bridge link is up): admit iff cluster_total +
+ * accepted_since < max, so the cluster overshoots by at most what other
+ * edges accept within one report (~1 s). Otherwise (bridge unreachable)
+ * the limit applies per edge. The local connections never exceed max
+ * either way. */
+bool swb_edge_app_admit(const swb_edge_app *a, bool cluster_fresh);
 const swb_edge_app *swb_edge_apps_by_id(const swb_edge_apps *t, const char *id, size_t n);
 const swb_edge_app *swb_edge_apps_by_key(const swb_edge_apps *t, const char *key, size_t n);
 

@@ -7,7 +7,9 @@
  * every channel count) on every new pair1 pipe, forwards interest changes,
  * publishes and stats, and dispatches BridgeMsgs (welcome, deliver, ack,
  * presence answers, query results, cache results, webhooks, terminate,
- * and batches of these) on the loop thread.
+ * app usage, and batches of these) on the loop thread. EdgeStats carries
+ * the per-app connection counts of apps with max_connections; AppUsage
+ * brings back the cluster-wide totals (swb_edge_app_admit).
  *
  * Threads: pipe events arrive on NNG threads; they only update a
  * mutex-protected state word and wake the loop with a uv_async_t. Receives
@@ -26,6 +28,7 @@
 
 #include "edge.h"
 #include "log.h"
+#include "names.h"
 #include "switchboard.pb-c.h"
 #include "util.h"
 
@@ -184,6 +187,29 @@ static const swb_edge_app *app_of(swb_edge_link *l, const char *id)
 	return id ? swb_edge_apps_by_id(&l->e->apps, id, strlen(id)) : NULL;
 }
 
+/* AppUsage: the cluster-wide connections per app. A bad app id is
+ * ignored and counted; an app this edge does not serve is ignored. */
+static void on_usage(swb_edge_link *l, const Swb__AppUsage *u)
+{
+	swb_edge *e = l->e;
+	uint64_t now = swb_mono_ms();
+	for (size_t i = 0; i < u->n_apps; i++) {
+		const Swb__AppCount *c = u->apps[i];
+		if (!c || !c->app_id || !swb_app_token_valid(c->app_id, strlen(c->app_id))) {
+			e->st.bad_deliveries++;
+			continue;
+		}
+		swb_edge_app *a = (swb_edge_app *)app_of(l, c->app_id);
+		if (!a)
+			continue;
+		a->cluster_total = c->connections;
+		/* the bridge summed EdgeStats sent before this: what was accepted
+		 * since the last one is not in the total */
+		a->accepted_since = a->accepted_unreported;
+		a->usage_ms = now;
+	}
+}
+
 /* The issue #3 answers and commands. */
 static void handle_state_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
 {
@@ -214,6 +240,9 @@ static void handle_state_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
 	case SWB__BRIDGE_MSG__BODY_TERMINATE:
 		if (app_of(l, m->terminate->app_id) && m->terminate->user_id)
 			swb_edge_users_terminate(e, m->terminate->app_id, m->terminate->user_id);
+		break;
+	case SWB__BRIDGE_MSG__BODY_USAGE:
+		on_usage(l, m->usage);
 		break;
 	default:
 		e->st.bad_deliveries++;
@@ -445,10 +474,39 @@ void swb_edge_link_stats(swb_edge *e)
 	s.messages_out = e->st.messages_out;
 	s.slow_disconnects = e->st.slow_disconnects;
 	s.uptime_ms = swb_mono_ms() - e->start_ms;
+	/* connections of the apps with a limit (0 included) */
+	size_t n = 0;
+	Swb__AppCount *ac = calloc(e->apps.n ? e->apps.n : 1, sizeof(*ac));
+	Swb__AppCount **ap = calloc(e->apps.n ? e->apps.n : 1, sizeof(*ap));
+	if (ac && ap) {
+		swb_edge_app *a, *tmp;
+		HASH_ITER(hh_id, e->apps.by_id, a, tmp) {
+			if (!a->max_connections || n >= e->apps.n)
+				continue;
+			swb__app_count__init(&ac[n]);
+			ac[n].app_id = a->id;
+			ac[n].connections = a->connections;
+			a->accepted_unreported = 0;
+			ap[n] = &ac[n];
+			n++;
+		}
+		s.n_apps = n;
+		s.apps = ap;
+	}
 	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
 	m.body_case = SWB__EDGE_MSG__BODY_STATS;
 	m.stats = &s;
 	send_edge_msg(e->link, &m);
+	free(ac);
+	free(ap);
+}
+
+/* The app's AppUsage total counts: recent (3 s, about 3 reports) and the
+ * link is up. Otherwise max_connections applies per edge. */
+#define USAGE_FRESH_MS 3000
+bool swb_edge_link_usage_fresh(const swb_edge *e, const swb_edge_app *a)
+{
+	return swb_edge_link_ready(e) && a->usage_ms && swb_mono_ms() - a->usage_ms < USAGE_FRESH_MS;
 }
 
 int swb_edge_link_send(swb_edge *e, const void *edge_msg)

@@ -273,6 +273,8 @@ void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const 
 int swb_edge_link_publish(swb_edge *e, uint64_t request_id, const char *app_id,
 			  const swb_edge_api_publish *p);
 void swb_edge_link_stats(swb_edge *e);
+/* true when a's cluster-wide total (AppUsage) is recent enough to admit by */
+bool swb_edge_link_usage_fresh(const swb_edge *e, const swb_edge_app *a);
 /* Send one packed EdgeMsg (a Swb__EdgeMsg *; void to keep protobuf out of
  * this header). 0, or -1 if not connected / failed. */
 int swb_edge_link_send(swb_edge *e, const void *edge_msg);

@@ -97,7 +97,7 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "runtime dir holding bridge.ipc", &c->runtime_dir, 0, 0 },
 		{ "listen", "SWB_LISTEN", SWB_OPT_STR, "HOST:PORT", "address for WebSocket + HTTP API (default 0.0.0.0:6001)", &c->listen, 0, 0 },
 		{ "app", "SWB_APPS", SWB_OPT_LIST, "ID:KEY:SECRET", "an app to serve (repeatable; env: comma/space separated)", &apps, 0, 0 },
-		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or JSON: [{\"id\",\"key\",\"secret\",\"enabled\",\"client_events\",\"client_event_rate\",\"max_connections\" (per edge),\"presence_max_members\",\"webhooks\":[{\"url\",\"events\":[...]}]}]", &apps_file, 0, 0 },
+		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or JSON: [{\"id\",\"key\",\"secret\",\"enabled\",\"client_events\",\"client_event_rate\",\"max_connections\" (cluster-wide, eventually consistent within ~1-2 s; per edge while the bridge is unreachable),\"presence_max_members\",\"webhooks\":[{\"url\",\"events\":[...]}]}]", &apps_file, 0, 0 },
 		{ "webhook", "SWB_WEBHOOKS", SWB_OPT_LIST, "ID=URL", "send every webhook event of app ID to URL (repeatable)", &hooks, 0, 0 },
 		{ "activity-timeout", "SWB_ACTIVITY_TIMEOUT", SWB_OPT_INT, "SECS", "idle seconds before a ping, sent to clients (default 120)", &c->activity_timeout, 1, 86400 },
 		{ "pong-timeout", "SWB_PONG_TIMEOUT", SWB_OPT_INT, "SECS", "seconds to wait for a pong before closing 4201 (default 30)", &c->pong_timeout, 1, 3600 },

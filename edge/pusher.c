@@ -73,12 +73,14 @@ void swb_edge_pusher_established(swb_edge *e, swb_edge_conn *c)
 		reject(e, c, 4003, "Application is disabled");
 		return;
 	}
-	if (app->max_connections && app->connections >= app->max_connections) {
+	if (!swb_edge_app_admit(app, swb_edge_link_usage_fresh(e, app))) {
 		reject(e, c, 4004, "Application is over connection quota");
 		return;
 	}
 	c->app = app;
-	((swb_edge_app *)app)->connections++; /* the app's one runtime field; conn.c decrements */
+	((swb_edge_app *)app)->connections++; /* runtime fields; conn.c decrements */
+	((swb_edge_app *)app)->accepted_since++; /* until the next AppUsage */
+	((swb_edge_app *)app)->accepted_unreported++; /* until the next EdgeStats */
 	swb_debug("connected %s app %s", c->socket_id, app->id);
 	swb_edge_conn_send_new(e, c, swb_edge_frame_established(LWS_PRE, c->socket_id, e->cfg.activity_timeout));
 }

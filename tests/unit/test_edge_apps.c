@@ -137,6 +137,46 @@ static void test_json_file(void **state)
 	swb_edge_apps_fini(&t);
 }
 
+/* Admission under max_connections (swb_edge_app_admit): cluster-wide
+ * while the AppUsage total is fresh, per edge otherwise. */
+static void test_admit(void **state)
+{
+	swb_edge_app a = { 0 };
+	assert_true(swb_edge_app_admit(&a, true)); /* no limit */
+	a.connections = 1000;
+	assert_true(swb_edge_app_admit(&a, false));
+	a.max_connections = 3;
+	a.connections = 1;
+	/* bridge unreachable: per edge */
+	assert_true(swb_edge_app_admit(&a, false));
+	a.connections = 3;
+	assert_false(swb_edge_app_admit(&a, false));
+	/* cluster: total 2 (1 here, 1 elsewhere), nothing accepted since */
+	a.connections = 1;
+	a.cluster_total = 2;
+	a.accepted_since = 0;
+	assert_true(swb_edge_app_admit(&a, true));
+	/* ... and one accepted since the report: 2 + 1 = 3, not < 3 */
+	a.accepted_since = 1;
+	assert_false(swb_edge_app_admit(&a, true));
+	/* total at the limit although this edge has only 1 */
+	a.cluster_total = 3;
+	a.accepted_since = 0;
+	assert_false(swb_edge_app_admit(&a, true));
+	assert_true(swb_edge_app_admit(&a, false));
+	/* the local count is a floor even if the total lags behind */
+	a.cluster_total = 0;
+	a.connections = 3;
+	assert_false(swb_edge_app_admit(&a, true));
+	/* no overflow near UINT32_MAX */
+	a.max_connections = 10000000;
+	a.connections = 0;
+	a.cluster_total = UINT32_MAX;
+	a.accepted_since = UINT32_MAX;
+	assert_false(swb_edge_app_admit(&a, true));
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -144,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_json_file),
+		cmocka_unit_test(test_admit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
