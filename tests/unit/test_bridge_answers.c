@@ -14,6 +14,7 @@
 
 #include "answers.h"
 #include "state.h"
+#include "fake_reply.h"
 
 #define KV(k, v) { k, sizeof(k) - 1, v, sizeof(v) - 1 }
 
@@ -146,130 +147,93 @@ static void test_ctl_messages(void **state)
 
 /* ---- fake reply trees ---- */
 
-static redisReply nodes[256];
-static redisReply *kids[256][16];
-static int nnodes;
-
-static redisReply *node(int type)
-{
-	redisReply *r = &nodes[nnodes++];
-	memset(r, 0, sizeof(*r));
-	r->type = type;
-	return r;
-}
-
-static redisReply *str(const char *s)
-{
-	redisReply *r = node(REDIS_REPLY_STRING);
-	r->str = (char *)s;
-	r->len = strlen(s);
-	return r;
-}
-
-static redisReply *integer(long long v)
-{
-	redisReply *r = node(REDIS_REPLY_INTEGER);
-	r->integer = v;
-	return r;
-}
-
-static redisReply *arr(size_t n, redisReply **items)
-{
-	int i = nnodes;
-	redisReply *r = node(REDIS_REPLY_ARRAY);
-	for (size_t k = 0; k < n && k < 16; k++)
-		kids[i][k] = items[k];
-	r->element = kids[i];
-	r->elements = n;
-	return r;
-}
-
-#define ARR(...) arr(sizeof((redisReply *[]){ __VA_ARGS__ }) / sizeof(redisReply *), (redisReply *[]){ __VA_ARGS__ })
+#define ARR(...) fake_arr(sizeof((redisReply *[]){ __VA_ARGS__ }) / sizeof(redisReply *), (redisReply *[]){ __VA_ARGS__ }, \
+			  sizeof((redisReply *[]){ __VA_ARGS__ }) / sizeof(redisReply *))
 
 static void test_reply_kv(void **state)
 {
-	nnodes = 0;
+	fake_reply_reset();
 	swb_bridge_kv kv[4];
-	assert_int_equal(swb_bridge_reply_kv(ARR(str("u1"), str("{}"), str("u2"), str("")), kv, 4), 2);
+	assert_int_equal(swb_bridge_reply_kv(ARR(fake_str("u1"), fake_str("{}"), fake_str("u2"), fake_str("")), kv, 4), 2);
 	assert_int_equal(kv[1].klen, 2);
 	assert_memory_equal(kv[1].k, "u2", 2);
-	assert_int_equal(swb_bridge_reply_kv(ARR(str("u1"), str("{}"), str("u2"), str("")), kv, 1), 1);
-	assert_int_equal(swb_bridge_reply_kv(ARR(str("u1")), kv, 4), -1);                /* odd */
-	assert_int_equal(swb_bridge_reply_kv(ARR(str("u1"), integer(1)), kv, 4), -1);    /* not a string */
-	assert_int_equal(swb_bridge_reply_kv(ARR(str("u1"), NULL), kv, 4), -1);          /* missing child */
-	assert_int_equal(swb_bridge_reply_kv(str("x"), kv, 4), -1);
+	assert_int_equal(swb_bridge_reply_kv(ARR(fake_str("u1"), fake_str("{}"), fake_str("u2"), fake_str("")), kv, 1), 1);
+	assert_int_equal(swb_bridge_reply_kv(ARR(fake_str("u1")), kv, 4), -1);                /* odd */
+	assert_int_equal(swb_bridge_reply_kv(ARR(fake_str("u1"), fake_int(1)), kv, 4), -1);    /* not a string */
+	assert_int_equal(swb_bridge_reply_kv(ARR(fake_str("u1"), NULL), kv, 4), -1);          /* missing child */
+	assert_int_equal(swb_bridge_reply_kv(fake_str("x"), kv, 4), -1);
 	assert_int_equal(swb_bridge_reply_kv(NULL, kv, 4), -1);
-	redisReply *broken = node(REDIS_REPLY_ARRAY);
+	redisReply *broken = fake_node(REDIS_REPLY_ARRAY);
 	broken->elements = 4; /* and no element array */
 	assert_int_equal(swb_bridge_reply_kv(broken, kv, 4), -1);
 	assert_int_equal(swb_bridge_reply_strs(broken, kv, 4), -1);
-	assert_int_equal(swb_bridge_reply_strs(ARR(str("a"), str("b"), str("c")), kv, 4), 3);
-	assert_int_equal(swb_bridge_reply_strs(ARR(str("a"), node(REDIS_REPLY_NIL)), kv, 4), -1);
+	assert_int_equal(swb_bridge_reply_strs(ARR(fake_str("a"), fake_str("b"), fake_str("c")), kv, 4), 3);
+	assert_int_equal(swb_bridge_reply_strs(ARR(fake_str("a"), fake_node(REDIS_REPLY_NIL)), kv, 4), -1);
 }
 
 static void test_reply_int(void **state)
 {
-	nnodes = 0;
+	fake_reply_reset();
 	long long v = -1;
-	assert_int_equal(swb_bridge_reply_int(integer(5), &v), 0);
+	assert_int_equal(swb_bridge_reply_int(fake_int(5), &v), 0);
 	assert_int_equal(v, 5);
-	assert_int_equal(swb_bridge_reply_int(str("42"), &v), 0);
+	assert_int_equal(swb_bridge_reply_int(fake_str("42"), &v), 0);
 	assert_int_equal(v, 42);
-	assert_int_equal(swb_bridge_reply_int(node(REDIS_REPLY_NIL), &v), 0);
+	assert_int_equal(swb_bridge_reply_int(fake_node(REDIS_REPLY_NIL), &v), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(swb_bridge_reply_int(str("4x"), &v), -1);
-	assert_int_equal(swb_bridge_reply_int(str(""), &v), -1);
-	assert_int_equal(swb_bridge_reply_int(str("123456789012345678901234"), &v), -1);
-	assert_int_equal(swb_bridge_reply_int(ARR(integer(1)), &v), -1);
+	assert_int_equal(swb_bridge_reply_int(fake_str("4x"), &v), -1);
+	assert_int_equal(swb_bridge_reply_int(fake_str(""), &v), -1);
+	assert_int_equal(swb_bridge_reply_int(fake_str("123456789012345678901234"), &v), -1);
+	assert_int_equal(swb_bridge_reply_int(ARR(fake_int(1)), &v), -1);
 	assert_int_equal(swb_bridge_reply_int(NULL, &v), -1);
 }
 
 static void test_reply_pres_join(void **state)
 {
-	nnodes = 0;
+	fake_reply_reset();
 	const redisReply *h;
-	assert_int_equal(swb_bridge_reply_pres_join(ARR(str("full")), &h), SWB_PJ_FULL);
-	assert_int_equal(swb_bridge_reply_pres_join(ARR(str("added"), ARR(str("u"), str("{}"))), &h), SWB_PJ_ADDED);
+	assert_int_equal(swb_bridge_reply_pres_join(ARR(fake_str("full")), &h), SWB_PJ_FULL);
+	assert_int_equal(swb_bridge_reply_pres_join(ARR(fake_str("added"), ARR(fake_str("u"), fake_str("{}"))), &h), SWB_PJ_ADDED);
 	assert_non_null(h);
 	assert_int_equal(h->elements, 2);
-	assert_int_equal(swb_bridge_reply_pres_join(ARR(str("present"), ARR()), &h), SWB_PJ_PRESENT);
-	assert_int_equal(swb_bridge_reply_pres_join(ARR(str("added")), &h), SWB_PJ_BAD);
-	assert_int_equal(swb_bridge_reply_pres_join(ARR(str("added"), str("x")), &h), SWB_PJ_BAD);
-	assert_int_equal(swb_bridge_reply_pres_join(ARR(str("weird"), ARR()), &h), SWB_PJ_BAD);
+	assert_int_equal(swb_bridge_reply_pres_join(ARR(fake_str("present"), ARR()), &h), SWB_PJ_PRESENT);
+	assert_int_equal(swb_bridge_reply_pres_join(ARR(fake_str("added")), &h), SWB_PJ_BAD);
+	assert_int_equal(swb_bridge_reply_pres_join(ARR(fake_str("added"), fake_str("x")), &h), SWB_PJ_BAD);
+	assert_int_equal(swb_bridge_reply_pres_join(ARR(fake_str("weird"), ARR()), &h), SWB_PJ_BAD);
 	assert_null(h);
-	assert_int_equal(swb_bridge_reply_pres_join(ARR(integer(1), ARR()), &h), SWB_PJ_BAD);
-	assert_int_equal(swb_bridge_reply_pres_join(ARR(str("added"), NULL), &h), SWB_PJ_BAD);
+	assert_int_equal(swb_bridge_reply_pres_join(ARR(fake_int(1), ARR()), &h), SWB_PJ_BAD);
+	assert_int_equal(swb_bridge_reply_pres_join(ARR(fake_str("added"), NULL), &h), SWB_PJ_BAD);
 	assert_int_equal(swb_bridge_reply_pres_join(ARR(), &h), SWB_PJ_BAD);
-	assert_int_equal(swb_bridge_reply_pres_join(str("full"), &h), SWB_PJ_BAD);
+	assert_int_equal(swb_bridge_reply_pres_join(fake_str("full"), &h), SWB_PJ_BAD);
 	assert_int_equal(swb_bridge_reply_pres_join(NULL, &h), SWB_PJ_BAD);
 }
 
 static void test_reply_sweep(void **state)
 {
-	nnodes = 0;
+	fake_reply_reset();
 	swb_bridge_transition t[4];
-	redisReply *good = ARR(str("removed"), str("app1"), str("presence-r"), str("u1"), str("vacated"),
-			       str("app1"), str("c"), str(""));
+	redisReply *good = ARR(fake_str("removed"), fake_str("app1"), fake_str("presence-r"), fake_str("u1"), fake_str("vacated"),
+			       fake_str("app1"), fake_str("c"), fake_str(""));
 	assert_int_equal(swb_bridge_reply_sweep(good, t, 4), 2);
 	assert_string_equal(t[0].user, "u1");
 	assert_string_equal(t[1].kind, "vacated");
 	assert_int_equal(swb_bridge_reply_sweep(good, t, 1), 1);
 	assert_int_equal(swb_bridge_reply_sweep(ARR(), t, 4), 0);
 	/* not a multiple of 4 */
-	assert_int_equal(swb_bridge_reply_sweep(ARR(str("removed"), str("a"), str("c")), t, 4), -1);
+	assert_int_equal(swb_bridge_reply_sweep(ARR(fake_str("removed"), fake_str("a"), fake_str("c")), t, 4), -1);
 	/* invalid tuples are skipped: unknown kind, bad app, bad channel,
 	 * removed without user, vacated with a user, non-string, embedded NUL */
-	redisReply *nul = str("u1");
+	redisReply *nul = fake_str("u1");
 	nul->str = "u\0x";
 	nul->len = 3;
-	redisReply *bad = ARR(str("boom"), str("a"), str("c"), str(""), str("removed"), str("a:b"), str("c"),
-			      str("u"), str("removed"), str("a"), str("c c"), str("u"), str("removed"), str("a"),
-			      str("c"), str(""));
+	redisReply *bad = ARR(fake_str("boom"), fake_str("a"), fake_str("c"), fake_str(""), fake_str("removed"), fake_str("a:b"), fake_str("c"),
+			      fake_str("u"), fake_str("removed"), fake_str("a"), fake_str("c c"), fake_str("u"), fake_str("removed"), fake_str("a"),
+			      fake_str("c"), fake_str(""));
 	assert_int_equal(swb_bridge_reply_sweep(bad, t, 4), 0);
-	bad = ARR(str("vacated"), str("a"), str("c"), str("u"), integer(1), str("a"), str("c"), str(""),
-		  str("removed"), str("a"), str("c"), nul);
+	bad = ARR(fake_str("vacated"), fake_str("a"), fake_str("c"), fake_str("u"), fake_int(1), fake_str("a"), fake_str("c"), fake_str(""),
+		  fake_str("removed"), fake_str("a"), fake_str("c"), nul);
 	assert_int_equal(swb_bridge_reply_sweep(bad, t, 4), 0);
-	assert_int_equal(swb_bridge_reply_sweep(integer(1), t, 4), -1);
+	assert_int_equal(swb_bridge_reply_sweep(fake_int(1), t, 4), -1);
 	assert_int_equal(swb_bridge_reply_sweep(NULL, t, 4), -1);
 }
 
