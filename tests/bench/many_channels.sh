@@ -11,10 +11,10 @@
 #   swb-bench --pattern each --connections N --target <all edges of a and b>
 #             --publish-target <first edge of a> --rate-steps STEPS ...
 # Each publish has exactly one subscriber, so deliveries/s = publishes/s and
-# every delivery is a separate Redis channel and bridge->edge message. This
-# is where the bridge->edge delivery cap (bridge/outq.c, nng pair1-poly
-# workaround: a few thousand messages/s per edge) shows: expect losses or a
-# growing p99 once a step passes it; the report says what it saw.
+# every delivery is a separate Redis channel and bridge->edge message, so
+# this scenario stresses per-message costs (Redis PUBLISH, bridge routing,
+# edge encode) rather than fan-out; the HTTP publish path saturates first
+# on a 2-core box, and the report says so ("publisher fell behind").
 # Env: CONNECTIONS, RATE_STEPS, DURATION, WARMUP, DRAIN, STOP_P99_MS,
 #      EDGES_PER_HOST (default: enough for CONNECTIONS/2 per host), HTTP_CONNS, plus lib.sh's.
 SCENARIO=many_channels
