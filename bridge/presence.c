@@ -302,6 +302,19 @@ static bool parked(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceJoin *j)
 	return true;
 }
 
+/* Record the join in this host's memory. When the host-local bound refuses
+ * it, the edge is answered here and SWB_JOIN_ERR returned. */
+static int record_join(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceJoin *j)
+{
+	int r = swb_bridge_state_join(&b->state, j->app_id, j->channel, j->user_id,
+				      (const char *)j->user_info.data, j->user_info.len, pipe_id, j->socket_id);
+	if (r == SWB_JOIN_ERR) {
+		b->cnt.state_refused++;
+		answer(b, pipe_id, j->request_id, "presence limit reached on this host", NULL);
+	}
+	return r;
+}
+
 /* A join the edge re-sends after a bridge (re)connect (PresenceJoin.replay):
  * the client is subscribed already, so it is recorded whatever Redis'
  * state (memory is the truth; re-applied when the cmd connection comes
@@ -310,13 +323,9 @@ static bool parked(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceJoin *j)
 static void join_replay(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceJoin *j)
 {
 	const char *info = (const char *)j->user_info.data;
-	int r = swb_bridge_state_join(&b->state, j->app_id, j->channel, j->user_id, info, j->user_info.len,
-				      pipe_id, j->socket_id);
-	if (r == SWB_JOIN_ERR) {
-		b->cnt.state_refused++;
-		answer(b, pipe_id, j->request_id, "presence limit reached on this host", NULL);
+	int r = record_join(b, pipe_id, j);
+	if (r == SWB_JOIN_ERR)
 		return;
-	}
 	answer(b, pipe_id, j->request_id, NULL, NULL);
 	if (r != SWB_JOIN_FIRST || b->url.none || !swb_bridge_redis_cmd_up(b))
 		return;
@@ -351,13 +360,9 @@ void swb_bridge_presence_join(swb_bridge *b, uint32_t pipe_id, const Swb__Presen
 	if (!b->url.none && parked(b, pipe_id, j))
 		return;
 	const char *info = (const char *)j->user_info.data;
-	int r = swb_bridge_state_join(&b->state, j->app_id, j->channel, j->user_id, info, j->user_info.len,
-				      pipe_id, j->socket_id);
-	if (r == SWB_JOIN_ERR) {
-		b->cnt.state_refused++;
-		answer(b, pipe_id, j->request_id, "presence limit reached on this host", NULL);
+	int r = record_join(b, pipe_id, j);
+	if (r == SWB_JOIN_ERR)
 		return;
-	}
 	if (b->url.none) {
 		join_local(b, pipe_id, j, r == SWB_JOIN_FIRST);
 		return;
