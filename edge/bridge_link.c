@@ -210,6 +210,30 @@ static void on_usage(swb_edge_link *l, const Swb__AppUsage *u)
 	}
 }
 
+/* Operator commands the bridge forwards from swbctl. */
+static void handle_ops_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
+{
+	swb_edge *e = l->e;
+	switch (m->body_case) {
+	case SWB__BRIDGE_MSG__BODY_DRAIN:
+		swb_edge_drain_start(e, m->drain->rate ? m->drain->rate : (uint32_t)e->cfg.drain_rate,
+				     m->drain->deadline_ms ? m->drain->deadline_ms
+							   : (uint32_t)e->cfg.drain_deadline * 1000u,
+				     "drain command from the bridge");
+		break;
+	case SWB__BRIDGE_MSG__BODY_LOG_LEVEL:
+		if (swb_edge_set_log_level(e, m->log_level->level) < 0)
+			e->st.bad_deliveries++;
+		break;
+	case SWB__BRIDGE_MSG__BODY_RELOAD:
+		swb_edge_reload(e, "reload command from the bridge");
+		break;
+	default:
+		e->st.bad_deliveries++;
+		break;
+	}
+}
+
 /* The issue #3 answers and commands. */
 static void handle_state_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
 {
@@ -245,7 +269,7 @@ static void handle_state_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
 		on_usage(l, m->usage);
 		break;
 	default:
-		e->st.bad_deliveries++;
+		handle_ops_msg(l, m);
 		break;
 	}
 }
@@ -474,6 +498,10 @@ void swb_edge_link_stats(swb_edge *e)
 	s.messages_out = e->st.messages_out;
 	s.slow_disconnects = e->st.slow_disconnects;
 	s.uptime_ms = swb_mono_ms() - e->start_ms;
+	s.pid = (uint32_t)getpid();
+	s.draining = e->draining || e->stopping;
+	s.config_generation = e->config_generation;
+	s.reload_error = e->reload_error;
 	/* connections of the apps with a limit (0 included) */
 	size_t n = 0;
 	Swb__AppCount *ac = calloc(e->apps.n ? e->apps.n : 1, sizeof(*ac));
@@ -514,6 +542,12 @@ int swb_edge_link_send(swb_edge *e, const void *edge_msg)
 	if (!swb_edge_link_up(e))
 		return -1;
 	return send_edge_msg(e->link, edge_msg);
+}
+
+void swb_edge_link_hello(swb_edge *e)
+{
+	if (swb_edge_link_up(e))
+		send_hello(e->link);
 }
 
 uint64_t swb_edge_next_request_id(swb_edge *e) { return ++e->next_request_id; }

@@ -36,6 +36,7 @@
 #define SWB_EDGE_COUNTS_MS 100       /* ChannelCounts coalescing window */
 #define SWB_EDGE_CLIENT_DATA_MAX 10240 /* client event data bytes */
 #define SWB_EDGE_CACHE_PENDING_MAX 10000 /* CacheGets awaiting an answer */
+#define SWB_EDGE_DRAIN_TICK_MS 50    /* drain scheduler period */
 
 typedef struct swb_edge_config {
 	const char *runtime_dir;
@@ -44,7 +45,17 @@ typedef struct swb_edge_config {
 	long pong_timeout;           /* seconds */
 	long max_queue;              /* bytes per connection send queue */
 	long max_message;            /* bytes per inbound WebSocket message */
+	long drain_rate;             /* connections told to leave per second, 0 = all at once */
+	long drain_deadline;         /* seconds a drain waits for clients to go */
 } swb_edge_config;
+
+/* Where the app table comes from, kept for a reload (ops.c). The lists
+ * and the spec live as long as the process (main.c). */
+typedef struct swb_edge_app_sources {
+	const struct swb_opts_spec *spec;
+	const struct swb_strlist *apps, *hooks;  /* --app, --webhook as parsed at start */
+	const char *apps_file;
+} swb_edge_app_sources;
 
 typedef struct swb_edge_conn swb_edge_conn;
 typedef struct swb_edge_http swb_edge_http;
@@ -146,6 +157,18 @@ typedef struct swb_edge {
 	swb_edge_stats st;
 	uint64_t start_ms;
 	bool stopping;
+	/* drain (drain.c) */
+	bool draining;
+	uv_timer_t drain_timer;
+	uint64_t drain_start_ms, drain_told;
+	uint32_t drain_rate, drain_deadline_ms;
+	/* operations (main.c, ops.c) */
+	uv_signal_t sighup;
+	uv_timer_t watchdog;
+	bool watchdog_on;
+	swb_edge_app_sources app_src;
+	uint32_t config_generation;  /* 1 at start, +1 per successful reload */
+	char reload_error[256];      /* why the last reload failed, "" if it did not */
 } swb_edge;
 
 /* server.c */
@@ -155,6 +178,8 @@ int swb_edge_parse_listen(const char *s, char *host, size_t hostlen, int *port);
 int swb_edge_server_start(swb_edge *e);
 void swb_edge_server_stop(swb_edge *e);
 void swb_edge_server_free(swb_edge *e);
+/* Route lws's log into ours at the level swb_log has now. */
+void swb_edge_server_log_level(swb_edge *e);
 
 /* conn.c */
 swb_edge_conn *swb_edge_conn_new(swb_edge *e, struct lws *wsi);
@@ -175,7 +200,31 @@ int swb_edge_conn_writeable(swb_edge *e, swb_edge_conn *c);
 void swb_edge_conn_tick(swb_edge *e, uint64_t now_ms);
 swb_edge_conn *swb_edge_conn_by_socket_id(swb_edge *e, const char *sid, size_t n);
 
+/* drain.c: the ways an edge ends */
+void swb_edge_drain_init(swb_edge *e);
+/* Stop taking connections and tell the clients to reconnect elsewhere
+ * (pusher:error + close 4200), rate per second (0 = all at once), then
+ * stop when they are gone or after deadline_ms. Ignored while draining. */
+void swb_edge_drain_start(swb_edge *e, uint32_t rate, uint32_t deadline_ms, const char *why);
+/* Stop now: close what is left with 4200, give the close frames a moment,
+ * then close every handle so the loop ends. */
+void swb_edge_shutdown(swb_edge *e);
+/* How many more connections the drain may tell to leave elapsed_ms after
+ * it began, having told `told` so far, with `left` not yet told: rate 0
+ * means all; else 1 at once and rate per second after that. */
+uint64_t swb_edge_drain_quota(uint32_t rate, uint64_t elapsed_ms, uint64_t told, uint64_t left);
+
+/* ops.c: operator commands (SIGHUP / ReloadCmd, LogLevelCmd) */
+/* Re-read the app table from its sources; 0, or -1 (old table kept,
+ * e->reload_error set, logged). */
+int swb_edge_reload(swb_edge *e, const char *why);
+/* 0, or -1 for an unknown level name. */
+int swb_edge_set_log_level(swb_edge *e, const char *level);
+
 /* pusher.c */
+/* Close a Pusher connection on the server's initiative: pusher:error
+ * {code, message}, then close with code once it is written. */
+void swb_edge_pusher_goaway(swb_edge *e, swb_edge_conn *c, int code, const char *msg);
 void swb_edge_pusher_established(swb_edge *e, swb_edge_conn *c);
 void swb_edge_pusher_message(swb_edge *e, swb_edge_conn *c, const char *msg, size_t n);
 /* Channel lost its last local subscriber (channels.c callback). */
@@ -260,6 +309,8 @@ void swb_edge_webhooks_stop(swb_edge *e);
 /* Queue one webhook event (a JSON object text) for app. */
 void swb_edge_webhook_event(swb_edge *e, const swb_edge_app *app, const char *json, size_t len);
 void swb_edge_webhooks_lib_fini(void);
+/* Send every batched event now (before a reload changes the hooks). */
+void swb_edge_webhooks_flush(swb_edge *e);
 
 /* bridge_link.c */
 int swb_edge_link_start(swb_edge *e);
@@ -278,6 +329,8 @@ bool swb_edge_link_usage_fresh(const swb_edge *e, const swb_edge_app *a);
 /* Send one packed EdgeMsg (a Swb__EdgeMsg *; void to keep protobuf out of
  * this header). 0, or -1 if not connected / failed. */
 int swb_edge_link_send(swb_edge *e, const void *edge_msg);
+/* Announce the (reloaded) app list to the bridge again, if connected. */
+void swb_edge_link_hello(swb_edge *e);
 uint64_t swb_edge_next_request_id(swb_edge *e);
 /* At process exit, after swb_edge_link_stop and the loop have finished. */
 void swb_edge_link_lib_fini(void);

@@ -292,8 +292,11 @@ static void route_request(swb_edge *e, swb_edge_http *h)
 		return;
 	}
 	if (!h->is_post && h->path_len == 7 && !memcmp(h->path, "/readyz", 7)) {
-		bool ok = swb_edge_link_ready(e);
-		respond_raw(h, ok ? 200 : 503, ok ? "{\"ok\":true,\"bridge\":true}" : "{\"ok\":false,\"bridge\":false}");
+		bool bridge = swb_edge_link_ready(e), ok = bridge && !e->draining && !e->stopping;
+		char body[96];
+		snprintf(body, sizeof(body), "{\"ok\":%s,\"bridge\":%s,\"draining\":%s}", ok ? "true" : "false",
+			 bridge ? "true" : "false", e->draining || e->stopping ? "true" : "false");
+		respond_raw(h, ok ? 200 : 503, body);
 		return;
 	}
 	if (!h->is_post && h->path_len == 8 && !memcmp(h->path, "/metrics", 8)) {

@@ -1,7 +1,9 @@
-/* main.c: swb-edge startup and shutdown: flags (common/opts.h), the app
- * table (with --webhook), the uv loop with its 1 s tick and SIGINT/SIGTERM
- * handlers, then the webhook sender, the lws server and the bridge link. Owns the swb_edge for the life of
- * the process. */
+/* main.c: swb-edge startup: flags, env and config file (common/opts.h),
+ * --check-config, the app table (with --webhook), the uv loop with its 1 s
+ * tick, the signal handlers (SIGTERM/SIGINT drain, SIGHUP reload), the
+ * webhook sender, the lws server and the bridge link, then systemd's
+ * READY=1 and watchdog. How it ends is drain.c's. Owns the swb_edge for
+ * the life of the process. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "edge.h"
 #include "log.h"
 #include "opts.h"
+#include "sdnotify.h"
 #include "util.h"
 
 static swb_edge g_edge;
@@ -27,46 +30,30 @@ static void on_tick(uv_timer_t *t)
 	swb_edge_link_stats(e);
 }
 
-/* Last step of a shutdown: lws closes what is left, handles close, the
- * loop ends. */
-static void stop_now(swb_edge *e)
+/* SIGTERM / SIGINT: drain; a second one during the drain: stop now. */
+static void on_stop_signal(uv_signal_t *s, int signum)
 {
-	uv_close((uv_handle_t *)&e->tick, NULL);
-	uv_close((uv_handle_t *)&e->sigint, NULL);
-	uv_close((uv_handle_t *)&e->sigterm, NULL);
-	swb_edge_server_stop(e);
-	swb_edge_link_stop(e);
-	swb_edge_counts_stop(e);
-	swb_edge_webhooks_stop(e);
-}
-
-static void on_close_grace(uv_timer_t *t) { stop_now(t->data); }
-
-/* Tell every client to reconnect at once (4200: pusher-js reconnects
- * immediately, to another edge behind the load balancer), give the close
- * frames a moment to go out, then stop. */
-static void shutdown_edge(swb_edge *e)
-{
-	if (e->stopping)
-		return;
-	e->stopping = true;
-	swb_info("shutting down: closing %u connections with 4200", e->st.connections);
-	uv_timer_stop(&e->tick);
-	swb_edge_conn *c, *tmp;
-	HASH_ITER(hh, e->by_sid, c, tmp)
-		swb_edge_conn_close(e, c, 4200, "Server shutting down", true);
-	if (e->st.connections == 0) {
-		stop_now(e);
+	swb_edge *e = s->data;
+	const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+	if (e->draining || e->stopping) {
+		swb_info("received %s again: stopping now", name);
+		swb_edge_shutdown(e);
 		return;
 	}
-	e->tick.data = e;
-	uv_timer_start(&e->tick, on_close_grace, SWB_EDGE_SHUTDOWN_GRACE_MS, 0);
+	swb_edge_drain_start(e, (uint32_t)e->cfg.drain_rate, (uint32_t)e->cfg.drain_deadline * 1000u, name);
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+static void on_sighup(uv_signal_t *s, int signum)
 {
-	swb_info("received signal %d", signum);
-	shutdown_edge(s->data);
+	swb_edge_reload(s->data, "SIGHUP");
+}
+
+/* "where a value came from", for error messages */
+static const char *from(const swb_opts_spec *spec, const void *target)
+{
+	const char *where;
+	swb_opts_source(spec, target, &where);
+	return where;
 }
 
 static void load_apps(swb_edge *e, const swb_opts_spec *spec, const swb_strlist *apps, const char *file,
@@ -75,7 +62,7 @@ static void load_apps(swb_edge *e, const swb_opts_spec *spec, const swb_strlist 
 	char err[512];
 	for (size_t i = 0; i < apps->n; i++)
 		if (swb_edge_apps_add_spec(&e->apps, apps->items[i], strlen(apps->items[i]), err, sizeof(err)) < 0)
-			swb_opts_usage_error(spec, "%s", err);
+			swb_opts_usage_error(spec, "%s (app from %s)", err, from(spec, apps));
 	if (file && swb_edge_apps_load_file(&e->apps, file, err, sizeof(err)) < 0)
 		swb_opts_usage_error(spec, "%s", err);
 	if (e->apps.n == 0)
@@ -88,41 +75,65 @@ static void load_apps(swb_edge *e, const swb_opts_spec *spec, const swb_strlist 
 static void parse_flags(swb_edge *e, int argc, char **argv)
 {
 	static swb_strlist apps, hooks;
-	const char *apps_file = NULL, *level = "info", *format = "text";
+	static const char *apps_file, *level = "info", *format = "text", *config;
+	static bool check;
 	swb_edge_config *c = &e->cfg;
 	*c = (swb_edge_config){ .runtime_dir = SWB_DEFAULT_RUNTIME_DIR, .listen = "0.0.0.0:6001",
 				.activity_timeout = 120, .pong_timeout = 30, .max_queue = 1048576,
-				.max_message = 65536 };
-	swb_opt opts[] = {
-		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "runtime dir holding bridge.ipc", &c->runtime_dir, 0, 0 },
-		{ "listen", "SWB_LISTEN", SWB_OPT_STR, "HOST:PORT", "address for WebSocket + HTTP API (default 0.0.0.0:6001)", &c->listen, 0, 0 },
+				.max_message = 65536, .drain_rate = 500, .drain_deadline = 30 };
+	static swb_opt opts[] = {
+		{ "config", "SWB_CONFIG", SWB_OPT_CONFIG, "FILE", "config file: one 'flag-name = value' per line (INI; see deploy/switchboard-edge.conf)", &config, 0, 0 },
+		{ "check-config", "SWB_CHECK_CONFIG", SWB_OPT_FLAG, NULL, "validate flags, env, config file and apps, print the effective configuration and exit (0 ok, 2 not)", &check, 0, 0 },
+		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "runtime dir holding bridge.ipc", NULL, 0, 0 },
+		{ "listen", "SWB_LISTEN", SWB_OPT_STR, "HOST:PORT", "address for WebSocket + HTTP API (default 0.0.0.0:6001)", NULL, 0, 0 },
 		{ "app", "SWB_APPS", SWB_OPT_LIST, "ID:KEY:SECRET", "an app to serve (repeatable; env: comma/space separated)", &apps, 0, 0 },
-		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or JSON: [{\"id\",\"key\",\"secret\",\"enabled\",\"client_events\",\"client_event_rate\",\"max_connections\" (cluster-wide, eventually consistent within ~1-2 s; per edge while the bridge is unreachable),\"presence_max_members\",\"webhooks\":[{\"url\",\"events\":[...]}]}]", &apps_file, 0, 0 },
+		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or JSON: [{\"id\",\"key\",\"secret\",\"enabled\",\"client_events\",\"client_event_rate\",\"max_connections\" (cluster-wide, eventually consistent within ~1-2 s; per edge while the bridge is unreachable),\"presence_max_members\",\"webhooks\":[{\"url\",\"events\":[...]}]}]; re-read on SIGHUP", &apps_file, 0, 0 },
 		{ "webhook", "SWB_WEBHOOKS", SWB_OPT_LIST, "ID=URL", "send every webhook event of app ID to URL (repeatable)", &hooks, 0, 0 },
-		{ "activity-timeout", "SWB_ACTIVITY_TIMEOUT", SWB_OPT_INT, "SECS", "idle seconds before a ping, sent to clients (default 120)", &c->activity_timeout, 1, 86400 },
-		{ "pong-timeout", "SWB_PONG_TIMEOUT", SWB_OPT_INT, "SECS", "seconds to wait for a pong before closing 4201 (default 30)", &c->pong_timeout, 1, 3600 },
-		{ "max-queue", "SWB_MAX_QUEUE", SWB_OPT_INT, "BYTES", "per-connection send queue limit (default 1048576)", &c->max_queue, 1024, 1L << 30 },
-		{ "max-message", "SWB_MAX_MESSAGE", SWB_OPT_INT, "BYTES", "inbound WebSocket message limit (default 65536)", &c->max_message, 256, 16L << 20 },
+		{ "activity-timeout", "SWB_ACTIVITY_TIMEOUT", SWB_OPT_INT, "SECS", "idle seconds before a ping, sent to clients (default 120)", NULL, 1, 86400 },
+		{ "pong-timeout", "SWB_PONG_TIMEOUT", SWB_OPT_INT, "SECS", "seconds to wait for a pong before closing 4201 (default 30)", NULL, 1, 3600 },
+		{ "max-queue", "SWB_MAX_QUEUE", SWB_OPT_INT, "BYTES", "per-connection send queue limit (default 1048576)", NULL, 1024, 1L << 30 },
+		{ "max-message", "SWB_MAX_MESSAGE", SWB_OPT_INT, "BYTES", "inbound WebSocket message limit (default 65536)", NULL, 256, 16L << 20 },
+		{ "drain-rate", "SWB_DRAIN_RATE", SWB_OPT_INT, "N", "on a drain (SIGTERM, swbctl drain), connections told to reconnect per second; 0 = all at once (default 500)", NULL, 0, 1000000 },
+		{ "drain-deadline", "SWB_DRAIN_DEADLINE", SWB_OPT_INT, "SECS", "longest a drain waits for clients to leave before exiting (default 30)", NULL, 1, 86400 },
 		{ "log-level", "SWB_LOG_LEVEL", SWB_OPT_STR, "LEVEL", "error|warn|info|debug (default info)", &level, 0, 0 },
 		{ "log-format", "SWB_LOG_FORMAT", SWB_OPT_STR, "FMT", "text|json (default text)", &format, 0, 0 },
 		{ NULL, NULL, 0, NULL, NULL, NULL, 0, 0 },
 	};
-	swb_opts_spec spec = { "swb-edge", "[options]",
+	/* the targets inside e->cfg (static initialisers cannot name them) */
+	void *cfg_targets[] = { &c->runtime_dir, &c->listen, &c->activity_timeout, &c->pong_timeout, &c->max_queue,
+				&c->max_message, &c->drain_rate, &c->drain_deadline };
+	const char *cfg_names[] = { "runtime-dir", "listen", "activity-timeout", "pong-timeout", "max-queue",
+				    "max-message", "drain-rate", "drain-deadline" };
+	for (swb_opt *o = opts; o->name; o++)
+		for (size_t i = 0; i < sizeof(cfg_names) / sizeof(cfg_names[0]); i++)
+			if (!strcmp(o->name, cfg_names[i]))
+				o->target = cfg_targets[i];
+	static swb_opts_spec spec = { "swb-edge", "[options]",
 			       "Serve Pusher Channels (protocol 7) WebSockets and the Pusher HTTP API, and "
-			       "exchange interest and events with the host's swb-bridge.",
+			       "exchange interest and events with the host's swb-bridge. SIGTERM drains, "
+			       "SIGHUP reloads the apps.",
 			       NULL, opts, false };
 	swb_opts_parse(&spec, argc, argv);
 	int lv = swb_log_level_parse(level);
 	if (lv < 0)
-		swb_opts_usage_error(&spec, "invalid --log-level '%s'", level);
+		swb_opts_usage_error(&spec, "invalid log-level '%s' (from %s): expected error|warn|info|debug", level,
+				     from(&spec, &level));
 	swb_log_set_level(lv);
 	if (swb_log_set_format(format) < 0)
-		swb_opts_usage_error(&spec, "invalid --log-format '%s'", format);
+		swb_opts_usage_error(&spec, "invalid log-format '%s' (from %s): expected text|json", format,
+				     from(&spec, &format));
 	char host[256];
 	int port;
 	if (swb_edge_parse_listen(c->listen, host, sizeof(host), &port) < 0)
-		swb_opts_usage_error(&spec, "invalid --listen '%s': expected IP:PORT, [IPv6]:PORT or *:PORT", c->listen);
+		swb_opts_usage_error(&spec, "invalid listen '%s' (from %s): expected IP:PORT, [IPv6]:PORT or *:PORT",
+				     c->listen, from(&spec, &c->listen));
 	load_apps(e, &spec, &apps, apps_file, &hooks);
+	e->app_src = (swb_edge_app_sources){ .spec = &spec, .apps = &apps, .hooks = &hooks, .apps_file = apps_file };
+	if (check) {
+		swb_opts_dump(&spec, stdout);
+		printf("config ok (%zu app(s))\n", e->apps.n);
+		exit(0);
+	}
 }
 
 static uint32_t random_edge_id(void)
@@ -151,19 +162,25 @@ int main(int argc, char **argv)
 	uv_timer_init(&e->loop, &e->tick);
 	e->tick.data = e;
 	swb_edge_counts_init(e);
+	swb_edge_drain_init(e);
+	e->config_generation = 1;
 	uv_signal_init(&e->loop, &e->sigint);
 	uv_signal_init(&e->loop, &e->sigterm);
-	e->sigint.data = e->sigterm.data = e;
-	uv_signal_start(&e->sigint, on_signal, SIGINT);
-	uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+	uv_signal_init(&e->loop, &e->sighup);
+	e->sigint.data = e->sigterm.data = e->sighup.data = e;
+	uv_signal_start(&e->sigint, on_stop_signal, SIGINT);
+	uv_signal_start(&e->sigterm, on_stop_signal, SIGTERM);
+	uv_signal_start(&e->sighup, on_sighup, SIGHUP);
 	int rc = 0;
 	if (swb_edge_webhooks_start(e) < 0 || swb_edge_server_start(e) < 0 || swb_edge_link_start(e) < 0) {
 		rc = 1;
-		shutdown_edge(e);
+		swb_edge_shutdown(e);
 	} else {
 		swb_info("swb-edge %s started: edge id %s, %zu app(s), runtime dir %s", SWB_VERSION,
 			 e->edge_id_str, e->apps.n, e->cfg.runtime_dir);
 		uv_timer_start(&e->tick, on_tick, 1000, 1000);
+		swb_sd_notifyf("READY=1\nSTATUS=serving on %s\nMAINPID=%d", e->cfg.listen, (int)getpid());
+		e->watchdog_on = swb_sd_watchdog_start(&e->loop, &e->watchdog) != 0;
 	}
 	uv_run(&e->loop, UV_RUN_DEFAULT);
 	swb_edge_server_free(e);

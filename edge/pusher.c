@@ -33,6 +33,13 @@ static void reject(swb_edge *e, swb_edge_conn *c, int code, const char *msg)
 	swb_edge_conn_close(e, c, code, msg, false);
 }
 
+void swb_edge_pusher_goaway(swb_edge *e, swb_edge_conn *c, int code, const char *msg)
+{
+	swb_debug("goaway %s: %d %s", c->socket_id, code, msg);
+	send_error(e, c, msg, code);
+	swb_edge_conn_close(e, c, code, msg, false);
+}
+
 /* Parse "protocol=N" from the query; -1 missing, -2 not a number. */
 static long protocol_version(struct lws *wsi)
 {
@@ -49,6 +56,10 @@ static long protocol_version(struct lws *wsi)
 
 void swb_edge_pusher_established(swb_edge *e, swb_edge_conn *c)
 {
+	if (e->draining) { /* slipped in before the upgrade was refused */
+		swb_edge_pusher_goaway(e, c, 4200, "Server draining: reconnect");
+		return;
+	}
 	char uri[256];
 	int n = lws_hdr_copy(c->wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
 	if (n <= 5 || strncmp(uri, "/app/", 5) != 0 || memchr(uri + 5, '/', (size_t)n - 5)) {

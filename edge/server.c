@@ -117,6 +117,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 	case LWS_CALLBACK_CLOSED:
 		return pss ? ws_callback(e, wsi, (int)reason, pss, in, len) : 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* A draining edge takes no new WebSockets: 503 to the upgrade
+		 * (the client retries, through its load balancer, elsewhere). */
+		if (e->draining || e->stopping) {
+			lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "Server draining");
+			return -1;
+		}
+		return 0;
 	case LWS_CALLBACK_HTTP:
 	case LWS_CALLBACK_HTTP_BODY:
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -148,6 +156,16 @@ static void lws_log_emit(int level, const char *line)
 		swb_warn("lws: %.*s", (int)n, line);
 	else
 		swb_debug("lws: %.*s", (int)n, line);
+}
+
+/* lws's own log goes through ours: errors and warnings always, notices
+ * at debug (lws logs nothing per message at these levels). */
+void swb_edge_server_log_level(swb_edge *e)
+{
+	int lvl = LLL_ERR | LLL_WARN;
+	if (swb_log_get_level() >= SWB_LOG_DEBUG)
+		lvl |= LLL_NOTICE;
+	lws_set_log_level(lvl, lws_log_emit);
 }
 
 int swb_edge_parse_listen(const char *s, char *host, size_t hostlen, int *port)
@@ -188,10 +206,7 @@ int swb_edge_server_start(swb_edge *e)
 		swb_err("invalid --listen '%s': expected HOST:PORT", e->cfg.listen);
 		return -1;
 	}
-	int lvl = LLL_ERR | LLL_WARN;
-	if (swb_log_get_level() >= SWB_LOG_DEBUG)
-		lvl |= LLL_NOTICE;
-	lws_set_log_level(lvl, lws_log_emit);
+	swb_edge_server_log_level(e);
 	static void *loops[1];
 	loops[0] = &e->loop;
 	struct lws_context_creation_info info;
