@@ -11,11 +11,14 @@
 #include "log.h"
 #include "names.h"
 #include "opts.h"
+#include "sdnotify.h"
 #include "util.h"
 
 typedef struct main_cfg {
 	const char *runtime_dir, *redis, *host_id, *prefix, *log_level, *log_format;
 	long host_ttl, heartbeat;
+	const char *config;
+	bool check;
 } main_cfg;
 
 static char default_host[256];
@@ -23,6 +26,12 @@ static char default_host[256];
 static void parse_flags(main_cfg *c, swb_bridge_redis_url *url, int argc, char **argv)
 {
 	swb_opt opts[] = {
+		{ "config", "SWB_CONFIG", SWB_OPT_CONFIG, "FILE",
+		  "config file: one 'flag-name = value' per line (INI; see deploy/switchboard-bridge.conf)", &c->config,
+		  0, 0 },
+		{ "check-config", "SWB_CHECK_CONFIG", SWB_OPT_FLAG, NULL,
+		  "validate flags, env and config file, print the effective configuration and exit (0 ok, 2 not)",
+		  &c->check, 0, 0 },
 		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "directory for bridge.ipc and control.ipc",
 		  &c->runtime_dir, 0, 0 },
 		{ "redis", "SWB_REDIS", SWB_OPT_STR, "URL", "redis://HOST:PORT[/DB], or none for a single host",
@@ -66,11 +75,17 @@ static void parse_flags(main_cfg *c, swb_bridge_redis_url *url, int argc, char *
 	const char *err = NULL;
 	if (swb_bridge_redis_url_parse(c->redis, url, &err) < 0)
 		swb_opts_usage_error(&spec, "invalid --redis '%s': %s", c->redis, err);
+	if (c->check) {
+		swb_opts_dump(&spec, stdout);
+		printf("config ok\n");
+		exit(0);
+	}
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
 	swb_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	swb_sd_notify("STOPPING=1");
 	uv_stop(h->loop);
 }
 
@@ -103,7 +118,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 int main(int argc, char **argv)
 {
-	main_cfg c = { SWB_DEFAULT_RUNTIME_DIR, "redis://127.0.0.1:6379", NULL, "swb", "info", "text", 30, 5 };
+	main_cfg c = { SWB_DEFAULT_RUNTIME_DIR, "redis://127.0.0.1:6379", NULL, "swb", "info", "text", 30, 5, NULL, false };
 	if (gethostname(default_host, sizeof(default_host) - 1) != 0 || !default_host[0])
 		strcpy(default_host, "localhost");
 	c.host_id = default_host;
@@ -133,9 +148,12 @@ int main(int argc, char **argv)
 	uv_signal_start(&sigterm, on_signal, SIGTERM);
 
 	int rc = 0;
+	uv_timer_t watchdog; /* started only under systemd; closed by close_walk */
 	if (start(&b) == 0) {
 		swb_info("bridge %s %s started (pid %d, redis %s, runtime dir %s)", b.host_id, SWB_VERSION,
 			 (int)getpid(), c.redis, c.runtime_dir);
+		swb_sd_notifyf("READY=1\nSTATUS=bridge %s serving\nMAINPID=%d", b.host_id, (int)getpid());
+		swb_sd_watchdog_start(&loop, &watchdog);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	} else {
 		rc = 1;
