@@ -259,6 +259,8 @@ int swb_opts_reread_list(const swb_opts_spec *spec, const char *name, swb_strlis
 
 int swb_opts_parse(const swb_opts_spec *spec, int argc, char **argv)
 {
+	memset(opt_src, 0, sizeof(opt_src));
+	config_path = NULL;
 	const char *path = find_config(spec, argc, argv);
 	if (path)
 		apply_file(spec, path);
@@ -337,11 +339,24 @@ enum swb_opt_source swb_opts_source(const swb_opts_spec *spec, const void *targe
 	return SWB_SRC_DEFAULT;
 }
 
+/* For a metavar like "ID:KEY:SECRET": where the secret starts in v (after
+ * as many ':' as precede SECRET in the metavar), or NULL. */
+static const char *secret_part(const swb_opt *o, const char *v)
+{
+	const char *sec = o->metavar ? strstr(o->metavar, "SECRET") : NULL;
+	if (!sec)
+		return NULL;
+	for (const char *m = o->metavar; m < sec && v; m++)
+		if (*m == ':' && (v = strchr(v, ':')))
+			v++;
+	return v;
+}
+
 static void dump_value(const swb_opt *o, const char *v, const char *where, FILE *out)
 {
-	const char *colon = strrchr(v, ':');
-	if (o->metavar && strstr(o->metavar, "SECRET") && colon)
-		fprintf(out, "%s = %.*s:***", o->name, (int)(colon - v), v);
+	const char *secret = secret_part(o, v);
+	if (secret)
+		fprintf(out, "%s = %.*s***", o->name, (int)(secret - v), v);
 	else
 		fprintf(out, "%s = %s", o->name, v);
 	fprintf(out, "    # %s\n", where);
