@@ -28,7 +28,7 @@ static void send_error(swb_edge *e, swb_edge_conn *c, const char *msg, int code)
 /* Fatal handshake error: pusher:error with the code, then close with it. */
 static void reject(swb_edge *e, swb_edge_conn *c, int code, const char *msg)
 {
-	swb_info("reject %s: %d %s", c->socket_id, code, msg);
+	swb_debug("reject %s: %d %s", c->socket_id, code, msg); /* per connection: debug */
 	send_error(e, c, msg, code);
 	swb_edge_conn_close(e, c, code, msg, false);
 }

@@ -15,6 +15,7 @@ PKGS=(
   uthash-dev                            # hash tables
   libssl-dev                            # HMAC-SHA256 / MD5 for Pusher auth
   libcurl4-openssl-dev                  # edge: webhook HTTP POSTs
+  libinih-dev                           # the daemons' config file (INI)
   libcmocka-dev                         # unit tests
   redis-server redis-tools              # the bus, and the integration tests
   chromium                              # compat test: pusher-js in a headless browser (large; only when missing)
