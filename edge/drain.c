@@ -54,7 +54,8 @@ void swb_edge_shutdown(swb_edge *e)
 	if (e->stopping)
 		return;
 	e->stopping = true;
-	swb_sd_notify("STOPPING=1");
+	if (!e->draining)
+		swb_sd_notify("STOPPING=1");
 	uv_timer_stop(&e->drain_timer);
 	uv_timer_stop(&e->tick);
 	uint32_t left = 0;
