@@ -2,18 +2,26 @@
  * reaches a unix datagram socket named by NOTIFY_SOCKET, as a path and in
  * the abstract namespace ('@'); WATCHDOG_USEC gives half the period;
  * WATCHDOG_PID of another process turns it off; no NOTIFY_SOCKET is a
- * no-op. */
+ * no-op. And the daemons use it: swb-bridge and swb-edge, started with
+ * NOTIFY_SOCKET and WATCHDOG_USEC, send READY=1 once serving, WATCHDOG=1,
+ * and STOPPING=1 on SIGTERM, then exit 0. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "sdnotify.h"
@@ -133,6 +141,91 @@ static void test_watchdog_timer(void **state)
 	unsetenv("WATCHDOG_USEC");
 }
 
+/* Wait up to timeout_ms for a datagram starting with prefix; skips others. */
+static bool wait_state(int fd, const char *prefix, int timeout_ms)
+{
+	char buf[512];
+	for (int waited = 0; waited < timeout_ms; waited += 50) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (!strncmp(buf, prefix, strlen(prefix)))
+			return true;
+	}
+	return false;
+}
+
+static int free_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+static pid_t spawn(char *const argv[], const char *sock)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("NOTIFY_SOCKET", sock, 1);
+		setenv("WATCHDOG_USEC", "200000", 1); /* WATCHDOG=1 every 100 ms */
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void expect_exit0(pid_t pid)
+{
+	int status = 0;
+	for (int i = 0; i < 200; i++) { /* 20 s */
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 0);
+			return;
+		}
+		usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	fail_msg("daemon did not exit within 20 s of SIGTERM");
+}
+
+static void test_daemons_notify(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/swb-sdnotify-rt-XXXXXX", sock[108], listen[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "@swb-sdnotify-daemons-%d", (int)getpid());
+	int fd = bind_dgram(sock);
+	char *bridge[] = { SWB_TEST_BIN_DIR "/swb-bridge", "--runtime-dir", dir, "--redis", "none", NULL };
+	pid_t b = spawn(bridge, sock);
+	assert_true(wait_state(fd, "READY=1", 10000));
+	assert_true(wait_state(fd, "WATCHDOG=1", 10000));
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", free_port());
+	char *edge[] = { SWB_TEST_BIN_DIR "/swb-edge", "--runtime-dir", dir, "--listen", listen, "--app", "a:b:c", NULL };
+	pid_t e = spawn(edge, sock);
+	assert_true(wait_state(fd, "READY=1", 10000));
+	kill(e, SIGTERM);
+	assert_true(wait_state(fd, "STOPPING=1", 10000));
+	expect_exit0(e);
+	kill(b, SIGTERM);
+	assert_true(wait_state(fd, "STOPPING=1", 10000));
+	expect_exit0(b);
+	close(fd);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_no_socket_is_a_noop),
 		cmocka_unit_test(test_watchdog_period),
 		cmocka_unit_test(test_watchdog_timer),
+		cmocka_unit_test(test_daemons_notify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
