@@ -45,11 +45,30 @@ void swb_strlist_push(swb_strlist *l, const char *s)
 	l->items = items;
 }
 
+/* Record the config-file line of the item just pushed. */
+static void strlist_set_line(swb_strlist *l, int line)
+{
+	int *lines = realloc(l->lines, l->n * sizeof(*lines));
+	if (!lines) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	lines[l->n - 1] = line;
+	l->lines = lines;
+}
+
+static void strlist_forget_lines(swb_strlist *l)
+{
+	free(l->lines);
+	l->lines = NULL;
+}
+
 void swb_strlist_free_owned(swb_strlist *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free((char *)l->items[i]);
 	free(l->items);
+	strlist_forget_lines(l);
 	l->items = NULL;
 	l->n = 0;
 }
@@ -144,8 +163,10 @@ static void take_source(const swb_opts_spec *spec, const swb_opt *o, enum swb_op
 	size_t i = (size_t)(o - spec->opts);
 	if (i >= MAX_OPTS)
 		return;
-	if (o->type == SWB_OPT_LIST && opt_src[i] != src)
+	if (o->type == SWB_OPT_LIST && opt_src[i] != src) {
 		((swb_strlist *)o->target)->n = 0;
+		strlist_forget_lines(o->target);
+	}
 	opt_src[i] = src;
 	opt_line[i] = line;
 }
@@ -198,14 +219,20 @@ static int on_file_key(void *ctx, int line, const char *key, const char *value, 
 	}
 	if (f->only) {
 		char *v = strcmp(key, f->only) ? NULL : strdup(value);
-		if (v)
+		if (v) {
 			swb_strlist_push(f->list, v);
+			strlist_set_line(f->list, line);
+		}
 		return 0;
 	}
 	char from[600];
 	snprintf(from, sizeof(from), "key '%s' at %s:%d", key, f->path, line);
 	take_source(f->spec, o, SWB_SRC_FILE, line);
-	return store_value(o, own(strdup(value)), from, err, errlen);
+	if (store_value(o, own(strdup(value)), from, err, errlen) < 0)
+		return -1;
+	if (o->type == SWB_OPT_LIST)
+		strlist_set_line(o->target, line);
+	return 0;
 }
 
 /* The config file named by the SWB_OPT_CONFIG option's flag or env. */
@@ -352,6 +379,18 @@ static const char *secret_part(const swb_opt *o, const char *v)
 	return v;
 }
 
+const char *swb_opts_item_source(const swb_opts_spec *spec, const swb_strlist *l, size_t i)
+{
+	static char buf[4200];
+	const char *where;
+	if (l->lines && i < l->n) {
+		snprintf(buf, sizeof(buf), "%s:%d", config_path ? config_path : "config", l->lines[i]);
+		return buf;
+	}
+	swb_opts_source(spec, l, &where);
+	return where;
+}
+
 static void dump_value(const swb_opt *o, const char *v, const char *where, FILE *out)
 {
 	const char *secret = secret_part(o, v);
@@ -387,7 +426,7 @@ void swb_opts_dump(const swb_opts_spec *spec, FILE *out)
 		case SWB_OPT_LIST: {
 			const swb_strlist *l = o->target;
 			for (size_t i = 0; i < l->n; i++)
-				dump_value(o, l->items[i], where, out);
+				dump_value(o, l->items[i], swb_opts_item_source(spec, l, i), out);
 			break;
 		}
 		}
@@ -401,6 +440,7 @@ void swb_opts_release(const swb_opts_spec *spec)
 			continue;
 		swb_strlist *l = o->target;
 		free(l->items);
+		strlist_forget_lines(l);
 		l->items = NULL;
 		l->n = 0;
 	}

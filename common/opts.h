@@ -30,6 +30,7 @@ enum swb_opt_source { SWB_SRC_DEFAULT = 0, SWB_SRC_FILE, SWB_SRC_ENV, SWB_SRC_FL
 typedef struct swb_strlist {
 	const char **items;
 	size_t n;
+	int *lines;           /* config-file line of each item when the list came from the file, else NULL */
 } swb_strlist;
 
 typedef struct swb_opt {
@@ -62,6 +63,10 @@ void swb_strlist_push(swb_strlist *l, const char *s);
 /* Where the value of the option with this target came from; *where gets
  * "--flag", "SWB_X", "FILE:LINE" or "default" (static storage). */
 enum swb_opt_source swb_opts_source(const swb_opts_spec *spec, const void *target, const char **where);
+/* Where item i of a list option came from: "FILE:LINE" for a config-file
+ * item, else as swb_opts_source (static storage). A list that is not an
+ * option's target (swb_opts_reread_list's) names the config file. */
+const char *swb_opts_item_source(const swb_opts_spec *spec, const swb_strlist *l, size_t i);
 /* Print the effective configuration as config-file lines with their
  * source, for --check-config. Values of options whose metavar names a
  * SECRET are shown with what follows the last ':' masked. */

@@ -62,14 +62,14 @@ static void load_apps(swb_edge *e, const swb_opts_spec *spec, const swb_strlist 
 	char err[512];
 	for (size_t i = 0; i < apps->n; i++)
 		if (swb_edge_apps_add_spec(&e->apps, apps->items[i], strlen(apps->items[i]), err, sizeof(err)) < 0)
-			swb_opts_usage_error(spec, "%s (app from %s)", err, from(spec, apps));
+			swb_opts_usage_error(spec, "%s (app from %s)", err, swb_opts_item_source(spec, apps, i));
 	if (file && swb_edge_apps_load_file(&e->apps, file, err, sizeof(err)) < 0)
 		swb_opts_usage_error(spec, "%s", err);
 	if (e->apps.n == 0)
 		swb_opts_usage_error(spec, "no apps configured: give --app ID:KEY:SECRET, SWB_APPS or --apps-file");
 	for (size_t i = 0; i < hooks->n; i++)
 		if (swb_edge_apps_add_webhook_spec(&e->apps, hooks->items[i], err, sizeof(err)) < 0)
-			swb_opts_usage_error(spec, "%s", err);
+			swb_opts_usage_error(spec, "%s (webhook from %s)", err, swb_opts_item_source(spec, hooks, i));
 }
 
 static void parse_flags(swb_edge *e, int argc, char **argv)

@@ -30,18 +30,30 @@ static int current_list(const swb_edge_app_sources *src, const swb_strlist *star
 	return 0;
 }
 
+/* err = "what went wrong (KIND from SOURCE)" for item i of list l. */
+static void item_error(const swb_edge_app_sources *src, const swb_strlist *l, size_t i, const char *kind,
+		       const char *what, char *err, size_t errlen)
+{
+	int n = snprintf(err, errlen, "%s (%s from %s)", what, kind,
+			 src->spec ? swb_opts_item_source(src->spec, l, i) : "the command line");
+	(void)n; /* a long message is cut: it only goes to the log and EdgeStats */
+}
+
 static int build_table(swb_edge *e, swb_edge_apps *t, char *err, size_t errlen)
 {
 	const swb_edge_app_sources *src = &e->app_src;
 	swb_strlist apps_fresh = { 0 }, hooks_fresh = { 0 };
 	const swb_strlist *apps, *hooks;
+	char sub[160];
 	int rc = -1;
 	if (current_list(src, src->apps, "app", &apps_fresh, &apps, err, errlen) < 0 ||
 	    current_list(src, src->hooks, "webhook", &hooks_fresh, &hooks, err, errlen) < 0)
 		goto out;
 	for (size_t i = 0; apps && i < apps->n; i++)
-		if (swb_edge_apps_add_spec(t, apps->items[i], strlen(apps->items[i]), err, errlen) < 0)
+		if (swb_edge_apps_add_spec(t, apps->items[i], strlen(apps->items[i]), sub, sizeof(sub)) < 0) {
+			item_error(src, apps, i, "app", sub, err, errlen);
 			goto out;
+		}
 	if (src->apps_file && swb_edge_apps_load_file(t, src->apps_file, err, errlen) < 0)
 		goto out;
 	if (t->n == 0) {
@@ -49,8 +61,10 @@ static int build_table(swb_edge *e, swb_edge_apps *t, char *err, size_t errlen)
 		goto out;
 	}
 	for (size_t i = 0; hooks && i < hooks->n; i++)
-		if (swb_edge_apps_add_webhook_spec(t, hooks->items[i], err, errlen) < 0)
+		if (swb_edge_apps_add_webhook_spec(t, hooks->items[i], sub, sizeof(sub)) < 0) {
+			item_error(src, hooks, i, "webhook", sub, err, errlen);
 			goto out;
+		}
 	rc = 0;
 out:
 	swb_strlist_free_owned(&apps_fresh);
