@@ -72,43 +72,52 @@ static void load_apps(swb_edge *e, const swb_opts_spec *spec, const swb_strlist 
 			swb_opts_usage_error(spec, "%s (webhook from %s)", err, swb_opts_item_source(spec, hooks, i));
 }
 
+/* Reloads read the config file again through the spec: a copy that
+ * outlives parse_flags. A reload only reads the names and compares the
+ * targets (the list targets are static), so targets on parse_flags's
+ * stack are never written through it. */
+static swb_opt kept_opts[64];
+static swb_opts_spec kept_spec;
+
+static const swb_opts_spec *keep_spec(const swb_opts_spec *spec, size_t n_opts)
+{
+	if (n_opts > sizeof(kept_opts) / sizeof(kept_opts[0]))
+		return NULL; /* no config-file app lines on reload; cannot happen with our table */
+	memcpy(kept_opts, spec->opts, n_opts * sizeof(*kept_opts));
+	kept_spec = *spec;
+	kept_spec.opts = kept_opts;
+	return &kept_spec;
+}
+
 static void parse_flags(swb_edge *e, int argc, char **argv)
 {
 	static swb_strlist apps, hooks;
-	static const char *apps_file, *level = "info", *format = "text", *config;
-	static bool check;
+	static const char *apps_file, *level = "info", *format = "text";
+	const char *config = NULL;
+	bool check = false;
 	swb_edge_config *c = &e->cfg;
 	*c = (swb_edge_config){ .runtime_dir = SWB_DEFAULT_RUNTIME_DIR, .listen = "0.0.0.0:6001",
 				.activity_timeout = 120, .pong_timeout = 30, .max_queue = 1048576,
 				.max_message = 65536, .drain_rate = 500, .drain_deadline = 30 };
-	static swb_opt opts[] = {
+	swb_opt opts[] = {
 		{ "config", "SWB_CONFIG", SWB_OPT_CONFIG, "FILE", "config file: one 'flag-name = value' per line (INI; see deploy/switchboard-edge.conf)", &config, 0, 0 },
 		{ "check-config", "SWB_CHECK_CONFIG", SWB_OPT_FLAG, NULL, "validate flags, env, config file and apps, print the effective configuration and exit (0 ok, 2 not)", &check, 0, 0 },
-		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "runtime dir holding bridge.ipc", NULL, 0, 0 },
-		{ "listen", "SWB_LISTEN", SWB_OPT_STR, "HOST:PORT", "address for WebSocket + HTTP API (default 0.0.0.0:6001)", NULL, 0, 0 },
+		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "runtime dir holding bridge.ipc", &c->runtime_dir, 0, 0 },
+		{ "listen", "SWB_LISTEN", SWB_OPT_STR, "HOST:PORT", "address for WebSocket + HTTP API (default 0.0.0.0:6001)", &c->listen, 0, 0 },
 		{ "app", "SWB_APPS", SWB_OPT_LIST, "ID:KEY:SECRET", "an app to serve (repeatable; env: comma/space separated)", &apps, 0, 0 },
 		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or JSON: [{\"id\",\"key\",\"secret\",\"enabled\",\"client_events\",\"client_event_rate\",\"max_connections\" (cluster-wide, eventually consistent within ~1-2 s; per edge while the bridge is unreachable),\"presence_max_members\",\"webhooks\":[{\"url\",\"events\":[...]}]}]; re-read on SIGHUP", &apps_file, 0, 0 },
 		{ "webhook", "SWB_WEBHOOKS", SWB_OPT_LIST, "ID=URL", "send every webhook event of app ID to URL (repeatable)", &hooks, 0, 0 },
-		{ "activity-timeout", "SWB_ACTIVITY_TIMEOUT", SWB_OPT_INT, "SECS", "idle seconds before a ping, sent to clients (default 120)", NULL, 1, 86400 },
-		{ "pong-timeout", "SWB_PONG_TIMEOUT", SWB_OPT_INT, "SECS", "seconds to wait for a pong before closing 4201 (default 30)", NULL, 1, 3600 },
-		{ "max-queue", "SWB_MAX_QUEUE", SWB_OPT_INT, "BYTES", "per-connection send queue limit (default 1048576)", NULL, 1024, 1L << 30 },
-		{ "max-message", "SWB_MAX_MESSAGE", SWB_OPT_INT, "BYTES", "inbound WebSocket message limit (default 65536)", NULL, 256, 16L << 20 },
-		{ "drain-rate", "SWB_DRAIN_RATE", SWB_OPT_INT, "N", "on a drain (SIGTERM, swbctl drain), connections told to reconnect per second; 0 = all at once (default 500)", NULL, 0, 1000000 },
-		{ "drain-deadline", "SWB_DRAIN_DEADLINE", SWB_OPT_INT, "SECS", "longest a drain waits for clients to leave before exiting (default 30)", NULL, 1, 86400 },
+		{ "activity-timeout", "SWB_ACTIVITY_TIMEOUT", SWB_OPT_INT, "SECS", "idle seconds before a ping, sent to clients (default 120)", &c->activity_timeout, 1, 86400 },
+		{ "pong-timeout", "SWB_PONG_TIMEOUT", SWB_OPT_INT, "SECS", "seconds to wait for a pong before closing 4201 (default 30)", &c->pong_timeout, 1, 3600 },
+		{ "max-queue", "SWB_MAX_QUEUE", SWB_OPT_INT, "BYTES", "per-connection send queue limit (default 1048576)", &c->max_queue, 1024, 1L << 30 },
+		{ "max-message", "SWB_MAX_MESSAGE", SWB_OPT_INT, "BYTES", "inbound WebSocket message limit (default 65536)", &c->max_message, 256, 16L << 20 },
+		{ "drain-rate", "SWB_DRAIN_RATE", SWB_OPT_INT, "N", "on a drain (SIGTERM, swbctl drain), connections told to reconnect per second; 0 = all at once (default 500)", &c->drain_rate, 0, 1000000 },
+		{ "drain-deadline", "SWB_DRAIN_DEADLINE", SWB_OPT_INT, "SECS", "longest a drain waits for clients to leave before exiting (default 30)", &c->drain_deadline, 1, 86400 },
 		{ "log-level", "SWB_LOG_LEVEL", SWB_OPT_STR, "LEVEL", "error|warn|info|debug (default info)", &level, 0, 0 },
 		{ "log-format", "SWB_LOG_FORMAT", SWB_OPT_STR, "FMT", "text|json (default text)", &format, 0, 0 },
 		{ NULL, NULL, 0, NULL, NULL, NULL, 0, 0 },
 	};
-	/* the targets inside e->cfg (static initialisers cannot name them) */
-	void *cfg_targets[] = { &c->runtime_dir, &c->listen, &c->activity_timeout, &c->pong_timeout, &c->max_queue,
-				&c->max_message, &c->drain_rate, &c->drain_deadline };
-	const char *cfg_names[] = { "runtime-dir", "listen", "activity-timeout", "pong-timeout", "max-queue",
-				    "max-message", "drain-rate", "drain-deadline" };
-	for (swb_opt *o = opts; o->name; o++)
-		for (size_t i = 0; i < sizeof(cfg_names) / sizeof(cfg_names[0]); i++)
-			if (!strcmp(o->name, cfg_names[i]))
-				o->target = cfg_targets[i];
-	static swb_opts_spec spec = { "swb-edge", "[options]",
+	swb_opts_spec spec = { "swb-edge", "[options]",
 			       "Serve Pusher Channels (protocol 7) WebSockets and the Pusher HTTP API, and "
 			       "exchange interest and events with the host's swb-bridge. SIGTERM drains, "
 			       "SIGHUP reloads the apps.",
@@ -128,12 +137,13 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 		swb_opts_usage_error(&spec, "invalid listen '%s' (from %s): expected IP:PORT, [IPv6]:PORT or *:PORT",
 				     c->listen, from(&spec, &c->listen));
 	load_apps(e, &spec, &apps, apps_file, &hooks);
-	e->app_src = (swb_edge_app_sources){ .spec = &spec, .apps = &apps, .hooks = &hooks, .apps_file = apps_file };
 	if (check) {
 		swb_opts_dump(&spec, stdout);
 		printf("config ok (%zu app(s))\n", e->apps.n);
 		exit(0);
 	}
+	e->app_src = (swb_edge_app_sources){ .spec = keep_spec(&spec, sizeof(opts) / sizeof(opts[0])),
+					     .apps = &apps, .hooks = &hooks, .apps_file = apps_file };
 }
 
 static uint32_t random_edge_id(void)
