@@ -12,6 +12,7 @@
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const WebSocket = require('ws');
 const { Cluster, uniqueId, waitFor, api } = require('../lib/cluster');
 
@@ -168,4 +169,24 @@ c.test('a second SIGTERM during a drain stops the edge at once, exit 0', async (
   assert.equal(exit.code, 0);
   await waitFor(() => clients.every((cl) => cl.closeInfo), { what: 'every client closed' });
   for (const cl of clients) assert.equal(cl.closeInfo.code, 4200, `${cl.name} close code`);
+});
+
+c.test('--drain-deadline: what is left when it passes is closed with 4200, exit 0', async () => {
+  const ch = uniqueId('drain3');
+  const edgeE = await c.addEdge(hostA, { args: ['--drain-rate', '1', '--drain-deadline', '2'] });
+  const clients = [];
+  for (let i = 0; i < 8; i++) {
+    const cl = await c.connect(edgeE, { name: `e${i}` });
+    await cl.subscribe(ch);
+    clients.push(cl);
+  }
+  edgeE.proc.child.kill('SIGTERM');
+  const exit = await waitFor(() => edgeE.proc.exit, { timeout: 20000, what: 'exit at the drain deadline' });
+  assert.equal(exit.code, 0);
+  await waitFor(() => clients.every((cl) => cl.closeInfo), { what: 'every client closed' });
+  for (const cl of clients) assert.equal(cl.closeInfo.code, 4200, `${cl.name} close code`);
+  /* at 1/s only some were told within 2 s; the rest went at the deadline */
+  const told = clients.filter((cl) => cl.find((m) => m.event === 'pusher:error')).length;
+  assert.ok(told >= 1 && told < clients.length, `${told} of ${clients.length} told before the deadline`);
+  assert.match(fs.readFileSync(edgeE.proc.logPath, 'utf8'), /drain deadline \(2000 ms\) reached with \d+ connection\(s\) left/);
 });
