@@ -3,7 +3,8 @@
  * says 503), then tells the clients to reconnect elsewhere with
  * pusher:error + close 4200, spread at --drain-rate connections per second
  * so that a rolling restart is not a reconnect storm, and stops once they
- * are gone or --drain-deadline has passed. A shutdown is the last step of
+ * (and the HTTP API requests waiting for the bridge) are gone or
+ * --drain-deadline has passed. A shutdown is the last step of
  * every ending: what is left is closed with 4200, the close frames get a
  * moment, then every handle is closed and the loop ends.
  * Owns swb_edge.drain_timer (its state lives in swb_edge's drain fields);
@@ -102,15 +103,15 @@ static void on_drain_tick(uv_timer_t *t)
 {
 	swb_edge *e = t->data;
 	uint64_t elapsed = swb_mono_ms() - e->drain_start_ms;
-	if (e->st.connections == 0) {
+	if (e->st.connections == 0 && swb_edge_http_waiting(e) == 0) {
 		swb_info("drained: every connection left within %llu ms (%llu told to reconnect)",
 			 (unsigned long long)elapsed, (unsigned long long)e->drain_told);
 		swb_edge_shutdown(e);
 		return;
 	}
 	if (elapsed >= e->drain_deadline_ms) {
-		swb_warn("drain deadline (%u ms) reached with %u connection(s) left", e->drain_deadline_ms,
-			 e->st.connections);
+		swb_warn("drain deadline (%u ms) reached with %u connection(s) and %u API request(s) left",
+			 e->drain_deadline_ms, e->st.connections, swb_edge_http_waiting(e));
 		swb_edge_shutdown(e);
 		return;
 	}

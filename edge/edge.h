@@ -239,6 +239,8 @@ int swb_edge_http_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_ps
 void swb_edge_http_on_ack(swb_edge *e, uint64_t request_id, bool ok, const char *error);
 void swb_edge_http_fail_pending(swb_edge *e, int status, const char *msg);
 void swb_edge_http_tick(swb_edge *e, uint64_t now_ms);
+/* HTTP API requests waiting for the bridge's answer (a drain waits for them). */
+uint32_t swb_edge_http_waiting(const swb_edge *e);
 void swb_edge_http_on_query(swb_edge *e, uint64_t request_id, bool ok, const char *error, uint32_t status,
 			    const uint8_t *json, size_t len);
 

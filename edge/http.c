@@ -579,3 +579,5 @@ void swb_edge_http_on_query(swb_edge *e, uint64_t request_id, bool ok, const cha
 		respond_error(h, 500, "Out of memory");
 	free(body);
 }
+
+uint32_t swb_edge_http_waiting(const swb_edge *e) { return HASH_COUNT(e->pending); }
