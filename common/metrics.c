@@ -163,13 +163,9 @@ static swb_series *series_get(swb_metric *m, const char *lv)
 	swb_series *s = series_find(m, cut);
 	if (s)
 		return s;
-	if (m->label && m->n >= m->max_series - (m->max_series > 1)) {
-		if ((s = series_find(m, "other")))
-			return s;
-		if (m->n >= m->max_series)
-			return NULL;
-		return series_new(m, "other");
-	}
+	bool has_other = m->label && series_find(m, "other");
+	if (m->label && m->n - has_other >= m->max_series) /* "other": one more series */
+		return has_other ? series_find(m, "other") : series_new(m, "other");
 	return series_new(m, cut);
 }
 
