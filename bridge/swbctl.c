@@ -6,10 +6,12 @@
  * Exit: 0 ok; 1 the bridge answered ok=false, or `status --ready` and the
  * bridge is not ready; 2 bad usage, or no bridge answered (missing, dead,
  * or silent for --timeout ms). */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 #include <nng/nng.h>
@@ -194,6 +196,47 @@ static char *build_request(const ctl_cfg *c)
 	return s;
 }
 
+/* Is a listening socket bound to path? From /proc/net/unix (Flags has
+ * __SO_ACCEPTCON, 0x10000), so no connection is made: nng 1.5.2's listener
+ * stops accepting after a peer that connects and leaves before the SP
+ * handshake (nng issue #1518). 1 yes, 0 no, -1 cannot tell. */
+static int listening(const char *path)
+{
+	FILE *f = fopen("/proc/net/unix", "r");
+	char line[4600];
+	int found = 0;
+	if (!f)
+		return -1;
+	size_t n = strlen(path);
+	while (!found && fgets(line, sizeof(line), f)) {
+		size_t l = strlen(line);
+		while (l && (line[l - 1] == '\n' || line[l - 1] == ' '))
+			line[--l] = '\0';
+		unsigned long flags;
+		if (l > n && line[l - n - 1] == ' ' && !strcmp(line + l - n, path) &&
+		    sscanf(line, "%*s %*s %*s %lx", &flags) == 1 && (flags & 0x10000))
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* A missing socket file or one nobody listens on: say so at once. */
+static int socket_check(const char *url)
+{
+	const char *path = url + strlen("ipc://");
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		fprintf(stderr, "swbctl: no bridge is running at %s (%s)\n", url, strerror(errno));
+		return -1;
+	}
+	if (listening(path) == 0) {
+		fprintf(stderr, "swbctl: no bridge is running at %s (stale socket: nobody listens on it)\n", url);
+		return -1;
+	}
+	return 0;
+}
+
 /* Send req, receive the reply into *out (malloc'd, NUL-terminated). */
 static int request(const ctl_cfg *c, const char *url, const char *req, char **out)
 {
@@ -204,7 +247,9 @@ static int request(const ctl_cfg *c, const char *url, const char *req, char **ou
 		goto fail_open;
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, (nng_duration)c->timeout_ms);
 	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, (nng_duration)c->timeout_ms);
-	if ((rv = nng_dial(s, url, NULL, 0)) != 0 || (rv = nng_send(s, (void *)req, strlen(req), 0)) != 0 ||
+	/* non-blocking dial: a bridge that accepts but never answers (stopped,
+	 * wedged) runs into the send / receive timeouts instead of a hang */
+	if ((rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0 || (rv = nng_send(s, (void *)req, strlen(req), 0)) != 0 ||
 	    (rv = nng_recvmsg(s, &m, 0)) != 0)
 		goto fail;
 	*out = malloc(nng_msg_len(m) + 1);
@@ -255,7 +300,7 @@ int main(int argc, char **argv)
 	parse_args(&c, argc, argv);
 	char url[600], *reply = NULL, *req = build_request(&c);
 	snprintf(url, sizeof(url), "ipc://%s/control.ipc", c.runtime_dir);
-	if (!req || request(&c, url, req, &reply) < 0) {
+	if (!req || socket_check(url) < 0 || request(&c, url, req, &reply) < 0) {
 		free(req);
 		return 2;
 	}
