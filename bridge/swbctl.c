@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <nng/nng.h>
@@ -221,8 +225,33 @@ static int listening(const char *path)
 	return found;
 }
 
+/* Not in this network namespace's /proc/net/unix: connect to tell a dead
+ * socket (refused, nothing accepted) from a listener we cannot see; with
+ * the latter, finish the SP handshake (req0) before closing, so that the
+ * listener is not left broken (see listening()). 0 alive, -1 dead. */
+static int connect_check(const char *path, long timeout_ms)
+{
+	static const unsigned char hdr[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	unsigned char peer[8];
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		int err = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = err;
+		return -1;
+	}
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	if (write(fd, hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr) && poll(&pfd, 1, (int)timeout_ms) == 1)
+		(void)!read(fd, peer, sizeof(peer));
+	close(fd);
+	return 0;
+}
+
 /* A missing socket file or one nobody listens on: say so at once. */
-static int socket_check(const char *url)
+static int socket_check(const char *url, long timeout_ms)
 {
 	const char *path = url + strlen("ipc://");
 	struct stat st;
@@ -230,8 +259,12 @@ static int socket_check(const char *url)
 		fprintf(stderr, "swbctl: no bridge is running at %s (%s)\n", url, strerror(errno));
 		return -1;
 	}
-	if (listening(path) == 0) {
-		fprintf(stderr, "swbctl: no bridge is running at %s (stale socket: nobody listens on it)\n", url);
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		fprintf(stderr, "swbctl: socket path too long: %s\n", path);
+		return -1;
+	}
+	if (listening(path) != 1 && connect_check(path, timeout_ms) < 0) {
+		fprintf(stderr, "swbctl: no bridge is running at %s (stale socket: %s)\n", url, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -300,7 +333,7 @@ int main(int argc, char **argv)
 	parse_args(&c, argc, argv);
 	char url[600], *reply = NULL, *req = build_request(&c);
 	snprintf(url, sizeof(url), "ipc://%s/control.ipc", c.runtime_dir);
-	if (!req || socket_check(url) < 0 || request(&c, url, req, &reply) < 0) {
+	if (!req || socket_check(url, c.timeout_ms) < 0 || request(&c, url, req, &reply) < 0) {
 		free(req);
 		return 2;
 	}
