@@ -174,6 +174,8 @@ int main(int argc, char **argv)
 	swb_edge_counts_init(e);
 	swb_edge_drain_init(e);
 	e->config_generation = 1;
+	if (swb_edge_metrics_init(e) < 0)
+		swb_warn("out of memory: /metrics will be empty");
 	uv_signal_init(&e->loop, &e->sigint);
 	uv_signal_init(&e->loop, &e->sigterm);
 	uv_signal_init(&e->loop, &e->sighup);
@@ -201,6 +203,7 @@ int main(int argc, char **argv)
 	swb_edge_cache_clear(e);
 	swb_edge_chans_fini(&e->chans);
 	swb_edge_apps_fini(&e->apps);
+	swb_edge_metrics_fini(e);
 	swb_edge_link_lib_fini();
 	swb_edge_webhooks_lib_fini();
 	swb_info("stopped");

@@ -94,6 +94,7 @@ int swb_edge_reload(swb_edge *e, const char *why)
 	if (build_table(e, &fresh, err, sizeof(err)) < 0) {
 		swb_edge_apps_fini(&fresh);
 		snprintf(e->reload_error, sizeof(e->reload_error), "%s", err);
+		e->st.reload_failures++;
 		swb_err("reload (%s) failed, keeping the current %zu app(s): %s", why, e->apps.n, err);
 		return -1;
 	}

@@ -112,6 +112,9 @@ c.test('SIGTERM drains: 4200 spread at --drain-rate, clients move and keep recei
   await waitFor(async () => (await api.get(edgeA.port, '/readyz')).status === 503,
     { what: 'draining edge /readyz 503' });
   assert.equal(await upgradeStatus(edgeA.port), 503, 'a draining edge refuses new WebSockets with 503');
+  const m = (await api.get(edgeA.port, '/metrics')).text;
+  assert.match(m, /^swb_edge_draining 1$/m);
+  assert.match(m, /^swb_edge_ready 0$/m);
   assert.equal(await upgradeStatus(edgeB.port), 101, 'the other edge takes them');
 
   const exit = await waitFor(() => edgeA.proc.exit, { timeout: 40000, what: 'the drained edge to exit' });

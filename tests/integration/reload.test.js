@@ -10,7 +10,7 @@ const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { Cluster, uniqueId, waitFor, PusherClient } = require('../lib/cluster');
+const { Cluster, uniqueId, waitFor, PusherClient, api } = require('../lib/cluster');
 
 const c = new Cluster('reload');
 const stay = c.app;
@@ -79,6 +79,9 @@ c.test('SIGHUP adds an app and removes another without dropping the apps that st
   assert.equal(old.status, 401, old.text);
   await waitFor(() => keep.every((k) => k.events({ event: 'signed' }).length === 1), { what: 'the new-secret publish' });
   assert.ok(logHas(edge, 'reloaded (SIGHUP)'), 'the reload is logged');
+  const m = (await api.get(edge.port, '/metrics')).text;
+  assert.match(m, /^swb_edge_config_generation 2$/m);
+  assert.match(m, /^swb_edge_reload_failures_total 0$/m);
 });
 
 c.test('a bad apps file on SIGHUP keeps the old table and logs why', async () => {
@@ -90,6 +93,9 @@ c.test('a bad apps file on SIGHUP keeps the old table and logs why', async () =>
   fs.writeFileSync(file, '[{"id": "x", "key": ');
   edge.proc.child.kill('SIGHUP');
   await waitFor(() => logHas(edge, 'reload (SIGHUP) failed'), { what: 'the failed reload in the log' });
+  const m = (await api.get(edge.port, '/metrics')).text;
+  assert.match(m, /^swb_edge_config_generation 1$/m, 'a failed reload changes nothing');
+  assert.match(m, /^swb_edge_reload_failures_total 1$/m);
   assert.equal(cl.closeInfo, null);
   const a2 = await c.connect(edge, { name: 'added-still', key: added.key });
   assert.ok(a2.socketId, 'apps of the old table are still served');
