@@ -5,7 +5,9 @@
  * same wire path the bridge uses. DrainCmd drains like SIGTERM, with its
  * own rate and deadline; LogLevelCmd changes the log level at once;
  * ReloadCmd reloads the apps like SIGHUP; garbage is counted and changes
- * nothing. */
+ * nothing. The same commands through swbctl (drain EDGE --rate --deadline,
+ * reload, log-level), with their effect in `swbctl edges` (draining,
+ * config_generation, reload_error). */
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -80,4 +82,54 @@ c.test('LogLevelCmd sets the log level at runtime; ReloadCmd reloads the apps; g
   assert.ok(x.socketId);
   assert.equal(cl.closeInfo, null, 'the app that stayed kept its connection');
   assert.equal((await api.get(edge.port, '/readyz')).status, 200);
+});
+
+c.test('through swbctl: drain EDGE --rate, reload, log-level; swbctl edges shows the result', async () => {
+  const host2 = await c.addHost('s');
+  const keep = await c.addEdge(host2);
+  const file = c.writeAppsFile([c.app], 'apps-swbctl.json');
+  const edge = await c.addEdge(host2, { appsFile: file, args: ['--drain-rate', '0'] });
+  const ctl = (...args) => c.swbctl(['--runtime-dir', host2.dir, '--json', ...args]);
+  const edgeId = fs.readFileSync(edge.proc.logPath, 'utf8').match(/edge id (\d+)/)[1];
+  const row = async () => {
+    const r = await ctl('edges');
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout).edges.find((x) => x.edge_id === edgeId);
+  };
+  await waitFor(async () => (await row()) !== undefined, { what: 'the edge in swbctl edges' });
+
+  /* reload: a bad file first (the error shows in swbctl edges), then a good one */
+  fs.writeFileSync(file, 'not json [');
+  let r = await ctl('reload');
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor(async () => (await row()).reload_error.includes('apps-swbctl.json'), { what: 'reload_error in swbctl edges' });
+  assert.equal((await row()).config_generation, 1);
+  c.writeAppsFile([c.app, { id: 'more', key: 'key-more', secret: 'secret-more' }], 'apps-swbctl.json');
+  r = await ctl('reload');
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor(async () => { const x = await row(); return x.config_generation === 2 && x.reload_error === ''; },
+    { what: 'config_generation 2 in swbctl edges' });
+  await c.connect(edge, { name: 'more', key: 'key-more' });
+
+  r = await ctl('log-level', 'debug');
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor(() => /log level set to debug/.test(log(edge)), { what: 'the edge at debug' });
+
+  /* drain this edge only, at the command's rate */
+  const ch = uniqueId('ctl-drain');
+  const clients = [];
+  for (let i = 0; i < 20; i++) {
+    const cl = await c.connect(edge, { name: `ctl${i}` });
+    await cl.subscribe(ch);
+    clients.push(cl);
+  }
+  r = await ctl('drain', edgeId, '--rate', '10', '--deadline', '60');
+  assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+  await waitFor(async () => { const x = await row(); return !x || x.draining; }, { what: 'draining in swbctl edges' });
+  const exit = await waitFor(() => edge.proc.exit, { timeout: 30000, what: 'the drained edge to exit' });
+  assert.equal(exit.code, 0);
+  for (const cl of clients) assert.equal(cl.closeInfo.code, 4200);
+  assert.match(log(edge), /draining \(drain command from the bridge\): \d+ connection\(s\), 10\/s, deadline 60000 ms/);
+  assert.ok(keep.proc.alive, 'the other edge was not drained');
+  assert.equal((await api.get(keep.port, '/readyz')).status, 200);
 });
