@@ -22,6 +22,7 @@ void swb_edge_apps_fini(swb_edge_apps *t)
 		HASH_DELETE(hh_key, t->by_key, a);
 		for (size_t i = 0; i < a->n_webhooks; i++)
 			free(a->webhooks[i].url);
+		swb_edge_app_origins_free(a);
 		free(a->id);
 		free(a->key);
 		free(a->secret);
@@ -324,6 +325,10 @@ static int json_app(swb_edge_apps *t, const cJSON *o, char *err, size_t errlen)
 	    json_uint(o, "client_event_rate", 1000000, &a->client_event_rate, sub, sizeof(sub)) < 0 ||
 	    json_uint(o, "max_connections", 10000000, &a->max_connections, sub, sizeof(sub)) < 0 ||
 	    json_uint(o, "presence_max_members", 1000000, &a->presence_max_members, sub, sizeof(sub)) < 0) {
+		snprintf(err, errlen, "app '%s': %s", a->id, sub);
+		return -1;
+	}
+	if (swb_edge_app_origins_json(a, cJSON_GetObjectItemCaseSensitive(o, "allowed_origins"), sub, sizeof(sub)) < 0) {
 		snprintf(err, errlen, "app '%s': %s", a->id, sub);
 		return -1;
 	}

@@ -36,6 +36,7 @@
 #define SWB_EDGE_COUNTS_MS 100       /* ChannelCounts coalescing window */
 #define SWB_EDGE_CLIENT_DATA_MAX 10240 /* client event data bytes */
 #define SWB_EDGE_CACHE_PENDING_MAX 10000 /* CacheGets awaiting an answer */
+#define SWB_EDGE_MAX_FRAGMENTS 1024  /* frames per inbound message; over it: close 1008 */
 
 typedef struct swb_edge_config {
 	const char *runtime_dir;
@@ -44,6 +45,8 @@ typedef struct swb_edge_config {
 	long pong_timeout;           /* seconds */
 	long max_queue;              /* bytes per connection send queue */
 	long max_message;            /* bytes per inbound WebSocket message */
+	long handshake_timeout;      /* seconds: TLS accept, HTTP head, HTTP body */
+	const char *tls_cert, *tls_key, *tls_ca; /* NULL = plain TCP (tls.c) */
 } swb_edge_config;
 
 typedef struct swb_edge_conn swb_edge_conn;
@@ -74,6 +77,7 @@ struct swb_edge_conn {
 	/* inbound message reassembly (owned) */
 	char *rx;
 	size_t rx_len, rx_cap;
+	uint32_t rx_frames;          /* frames of the message being received */
 	/* send queue: ring of buffer references (owned) */
 	swb_buf **q;
 	uint32_t q_head, q_n, q_cap;
@@ -114,6 +118,13 @@ typedef struct swb_edge_stats {
 	uint64_t client_events, client_events_rejected;
 	uint64_t presence_joins, presence_join_fail;
 	uint64_t webhooks_sent, webhooks_failed, webhooks_dropped;
+	/* issue #6: hostile input and TLS (exposed by http.c respond_metrics) */
+	uint64_t origin_rejected;     /* WebSocket upgrades from a disallowed Origin (403) */
+	uint64_t http_timeouts;       /* HTTP bodies not complete within --handshake-timeout (408) */
+	uint64_t subscribe_refused;   /* subscribes over the per-connection cap */
+	uint64_t fragment_floods;     /* messages over SWB_EDGE_MAX_FRAGMENTS frames (1009) */
+	uint64_t pings;               /* pusher:ping messages answered */
+	uint64_t tls_reloads, tls_reload_failures;
 } swb_edge_stats;
 
 typedef struct swb_edge {
@@ -121,9 +132,10 @@ typedef struct swb_edge {
 	swb_edge_apps apps;
 	uv_loop_t loop;
 	struct lws_context *lws;
+	void *tls_ctx;               /* the vhost's SSL_CTX (tls.c), owned by lws */
 	bool lws_stopping;
 	uv_timer_t tick;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	uint32_t edge_id;            /* socket_id prefix, random 31-bit */
 	char edge_id_str[16];
 	uint64_t conn_counter;
@@ -190,6 +202,9 @@ int swb_edge_http_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_ps
 void swb_edge_http_on_ack(swb_edge *e, uint64_t request_id, bool ok, const char *error);
 void swb_edge_http_fail_pending(swb_edge *e, int status, const char *msg);
 void swb_edge_http_tick(swb_edge *e, uint64_t now_ms);
+/* LWS_CALLBACK_TIMER on an HTTP transaction: its --handshake-timeout
+ * deadline for the body passed. Nonzero = close now. */
+int swb_edge_http_deadline(swb_edge *e, swb_edge_pss *pss);
 void swb_edge_http_on_query(swb_edge *e, uint64_t request_id, bool ok, const char *error, uint32_t status,
 			    const uint8_t *json, size_t len);
 

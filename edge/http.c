@@ -36,6 +36,7 @@ struct swb_edge_http {
 	swb_edge_query q;
 	swb_sbuf body;
 	bool body_too_big;
+	bool reading_body;            /* a body is due; its deadline timer runs */
 	/* response */
 	int status;
 	const char *content_type;    /* NULL = application/json */
@@ -242,6 +243,22 @@ static void api_request(swb_edge *e, swb_edge_http *h)
 		api_publish(e, h);
 }
 
+/* Issue #6 counters: hostile input and TLS. */
+static void respond_metrics_hostile(const swb_edge_stats *st, swb_sbuf *out)
+{
+	const struct { const char *name; uint64_t v; } c[] = {
+		{ "swb_edge_origin_rejected_total", st->origin_rejected },
+		{ "swb_edge_http_timeouts_total", st->http_timeouts },
+		{ "swb_edge_subscribe_refused_total", st->subscribe_refused },
+		{ "swb_edge_fragment_floods_total", st->fragment_floods },
+		{ "swb_edge_pings_total", st->pings },
+		{ "swb_edge_tls_reloads_total", st->tls_reloads },
+		{ "swb_edge_tls_reload_failures_total", st->tls_reload_failures },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		swb_sbuf_printf(out, "# TYPE %s counter\n%s %llu\n", c[i].name, c[i].name, (unsigned long long)c[i].v);
+}
+
 /* Prometheus text format, this edge's counters only. */
 static void respond_metrics(swb_edge *e, swb_edge_http *h)
 {
@@ -279,6 +296,7 @@ static void respond_metrics(swb_edge *e, swb_edge_http *h)
 			(unsigned long long)st->presence_joins, (unsigned long long)st->presence_join_fail,
 			(unsigned long long)st->webhooks_sent, (unsigned long long)st->webhooks_failed,
 			(unsigned long long)st->webhooks_dropped);
+	respond_metrics_hostile(st, &h->resp);
 	h->status = 200;
 	h->content_type = "text/plain; version=0.0.4";
 	h->resp_ready = true;
@@ -354,8 +372,29 @@ static int on_http(swb_edge *e, struct lws *wsi, swb_edge_pss *pss, const char *
 		respond_error(h, 411, "Length Required: chunked request bodies are not accepted");
 		return 0;
 	}
-	if (cl <= 0)
+	if (cl <= 0) {
 		api_request(e, h); /* no body will follow */
+	} else {
+		/* lws restarts its own timeout at every piece of the body, so a
+		 * body sent a byte at a time would never end: one deadline. */
+		h->reading_body = true;
+		lws_set_timer_usecs(wsi, (lws_usec_t)e->cfg.handshake_timeout * LWS_US_PER_SEC);
+	}
+	return 0;
+}
+
+int swb_edge_http_deadline(swb_edge *e, swb_edge_pss *pss)
+{
+	swb_edge_http *h = pss->http;
+	if (!h || !h->reading_body || h->resp_ready)
+		return 0;
+	char msg[96];
+	e->st.http_timeouts++;
+	snprintf(msg, sizeof(msg), "Request body not received within %ld s", e->cfg.handshake_timeout);
+	swb_info("HTTP %.*s: %s, closing", (int)h->path_len, h->path, msg);
+	h->reading_body = false;
+	h->close_after = true;
+	respond_error(h, 408, msg);
 	return 0;
 }
 
@@ -411,6 +450,10 @@ int swb_edge_http_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_ps
 			on_body(h, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (h && h->reading_body) {
+			h->reading_body = false;
+			lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+		}
 		if (h && !h->resp_ready && !h->dispatched && h->app)
 			api_request(e, h);
 		return 0;

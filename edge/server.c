@@ -10,6 +10,7 @@
 #include "edge.h"
 #include "frames.h"
 #include "log.h"
+#include "tls.h"
 
 /* Close now with code (from inside a RECEIVE callback). */
 static int close_now(struct lws *wsi, int code, const char *reason)
@@ -37,6 +38,14 @@ static int ws_receive(swb_edge *e, swb_edge_conn *c, const char *in, size_t len)
 	if (lws_frame_is_binary(wsi)) {
 		e->st.bad_frames++;
 		return close_now(wsi, 1003, "Binary frames are not supported");
+	}
+	if (final) {
+		c->rx_frames = 0;
+	} else if (lws_remaining_packet_payload(wsi) == 0 && ++c->rx_frames > SWB_EDGE_MAX_FRAGMENTS) {
+		e->st.bad_frames++;
+		e->st.fragment_floods++;
+		swb_debug("%s: message over %d frames, closing 1008", c->socket_id, SWB_EDGE_MAX_FRAGMENTS);
+		return close_now(wsi, 1008, "Too many fragments");
 	}
 	if (c->rx_len + len > (size_t)e->cfg.max_message) {
 		e->st.bad_frames++;
@@ -124,6 +133,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		return pss ? swb_edge_http_callback(e, wsi, (int)reason, pss, in, len) : 0;
+	case LWS_CALLBACK_TIMER:
+		return pss ? swb_edge_http_deadline(e, pss) : 0;
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		swb_edge_tls_set_ctx(e, user); /* user is the vhost's SSL_CTX here */
+		return 0;
 	default:
 		break;
 	}
@@ -208,7 +222,13 @@ int swb_edge_server_start(swb_edge *e)
 	if (v4)
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = loops;
-	info.timeout_secs = 10;
+	/* --handshake-timeout bounds every stage before a request is whole:
+	 * the TLS accept and each gap in a body (timeout_secs), the request
+	 * head however slowly it trickles in (timeout_secs_ah_idle: lws does
+	 * not restart it per byte), and the whole body (http.c's timer). */
+	info.timeout_secs = (unsigned)e->cfg.handshake_timeout;
+	info.timeout_secs_ah_idle = (unsigned)e->cfg.handshake_timeout;
+	swb_edge_tls_vhost_info(e, &info);
 	e->lws = lws_create_context(&info);
 	if (!e->lws) {
 		swb_err("libwebsockets context creation failed");
@@ -220,7 +240,8 @@ int swb_edge_server_start(swb_edge *e)
 		swb_err("cannot listen on %s", e->cfg.listen);
 		return -1;
 	}
-	swb_info("listening on %s (WebSocket /app/{key}, HTTP API /apps/{id}/...)", e->cfg.listen);
+	swb_info("listening on %s (%s /app/{key}, %s API /apps/{id}/...)", e->cfg.listen, e->cfg.tls_cert ? "wss" : "WebSocket",
+		 e->cfg.tls_cert ? "HTTPS" : "HTTP");
 	return 0;
 }
 
