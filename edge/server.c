@@ -135,6 +135,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return pss ? swb_edge_http_callback(e, wsi, (int)reason, pss, in, len) : 0;
 	case LWS_CALLBACK_TIMER:
 		return pss ? swb_edge_http_deadline(e, pss) : 0;
+	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+		/* --tls-ca: len is OpenSSL's preverify_ok. lws's default
+		 * (the dummy callback) answers 0 = accept, whatever it is. */
+		if (!len)
+			swb_debug("TLS client certificate refused: not signed by --tls-ca");
+		return len ? 0 : 1;
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
 		swb_edge_tls_set_ctx(e, user); /* user is the vhost's SSL_CTX here */
 		return 0;
