@@ -103,6 +103,19 @@ static void test_ct_equal(void **state)
 	assert_false(swb_ct_equal(S("abc"), S("abd")));
 	assert_false(swb_ct_equal(S("abc"), S("abcd")));
 	assert_true(swb_ct_equal("", 0, "", 0));
+	/* Whole buffers, not C strings: a difference after an embedded NUL
+	 * counts (strcmp would call these equal), and so do the first and the
+	 * last byte of a signature-sized buffer. */
+	assert_false(swb_ct_equal("a\0b", 3, "a\0c", 3));
+	char x[64], y[64];
+	memset(x, 'f', sizeof(x));
+	memcpy(y, x, sizeof(y));
+	assert_true(swb_ct_equal(x, sizeof(x), y, sizeof(y)));
+	y[0] = 'e';
+	assert_false(swb_ct_equal(x, sizeof(x), y, sizeof(y)));
+	y[0] = 'f';
+	y[63] = 'e';
+	assert_false(swb_ct_equal(x, sizeof(x), y, sizeof(y)));
 }
 
 static void test_sbuf_json(void **state)
