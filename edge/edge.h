@@ -121,6 +121,9 @@ typedef struct swb_edge_stats {
 	/* issue #6: hostile input and TLS (exposed by http.c respond_metrics) */
 	uint64_t origin_rejected;     /* WebSocket upgrades from a disallowed Origin (403) */
 	uint64_t http_timeouts;       /* HTTP bodies not complete within --handshake-timeout (408) */
+	uint64_t heads_dropped;       /* connections closed before a whole request head (slowloris, TLS failures) */
+	uint64_t api_auth_failures;   /* HTTP API requests refused 401 */
+	uint64_t api_bad_requests;    /* HTTP API requests refused 400/404/405/411/413 */
 	uint64_t subscribe_refused;   /* subscribes over the per-connection cap */
 	uint64_t fragment_floods;     /* messages over SWB_EDGE_MAX_FRAGMENTS frames (1009) */
 	uint64_t pings;               /* pusher:ping messages answered */

@@ -74,8 +74,19 @@ static void respond_raw(swb_edge_http *h, int status, const char *json)
 	lws_callback_on_writable(h->wsi);
 }
 
+/* Refusals of the client's request, for /metrics (408 counts apart). */
+static void count_refusal(swb_edge_http *h, int status)
+{
+	swb_edge *e = lws_context_user(lws_get_context(h->wsi));
+	if (status == 401)
+		e->st.api_auth_failures++;
+	else if (status >= 400 && status < 500 && status != 408)
+		e->st.api_bad_requests++;
+}
+
 static void respond_error(swb_edge_http *h, int status, const char *msg)
 {
+	count_refusal(h, status);
 	swb_sbuf s;
 	swb_sbuf_init(&s);
 	swb_sbuf_puts(&s, "{\"error\":");
@@ -249,6 +260,9 @@ static void respond_metrics_hostile(const swb_edge_stats *st, swb_sbuf *out)
 	const struct { const char *name; uint64_t v; } c[] = {
 		{ "swb_edge_origin_rejected_total", st->origin_rejected },
 		{ "swb_edge_http_timeouts_total", st->http_timeouts },
+		{ "swb_edge_heads_dropped_total", st->heads_dropped },
+		{ "swb_edge_api_auth_failures_total", st->api_auth_failures },
+		{ "swb_edge_api_bad_requests_total", st->api_bad_requests },
 		{ "swb_edge_subscribe_refused_total", st->subscribe_refused },
 		{ "swb_edge_fragment_floods_total", st->fragment_floods },
 		{ "swb_edge_pings_total", st->pings },

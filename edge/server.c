@@ -126,11 +126,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 	case LWS_CALLBACK_CLOSED:
 		return pss ? ws_callback(e, wsi, (int)reason, pss, in, len) : 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+		/* No pss: the connection never sent a whole request head
+		 * (slow or silent client, oversized head, failed TLS
+		 * handshake, TCP probe). */
+		if (!pss) {
+			e->st.heads_dropped++;
+			return 0;
+		}
+		return swb_edge_http_callback(e, wsi, (int)reason, pss, in, len);
 	case LWS_CALLBACK_HTTP:
 	case LWS_CALLBACK_HTTP_BODY:
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		return pss ? swb_edge_http_callback(e, wsi, (int)reason, pss, in, len) : 0;
 	case LWS_CALLBACK_TIMER:
