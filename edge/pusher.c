@@ -124,12 +124,14 @@ static const char *channel_arg(swb_edge *e, swb_edge_conn *c, const cJSON *d)
 {
 	const cJSON *ch = d ? cJSON_GetObjectItemCaseSensitive(d, "channel") : NULL;
 	if (!cJSON_IsString(ch)) {
+		e->st.bad_frames++;
 		send_error(e, c, "Invalid message format: data.channel missing", -1);
 		return NULL;
 	}
 	size_t n = strlen(ch->valuestring);
 	if (!swb_channel_name_valid(ch->valuestring, n)) {
 		char msg[256];
+		e->st.bad_frames++;
 		snprintf(msg, sizeof(msg), "Invalid channel name '%.*s'", (int)(n > 164 ? 164 : n), ch->valuestring);
 		send_error(e, c, msg, -1);
 		return NULL;
