@@ -156,6 +156,7 @@ typedef struct swb_bridge {
 	uint64_t reconnects;    /* times both connections were back up after a loss */
 	bool redis_was_up;      /* both were up at least once */
 	bool redis_inited, redis_stopping;
+	bool health_sent, health_down; /* health.c: what the edges were last told */
 	size_t inflight;       /* PUBLISH commands awaiting a reply */
 	size_t inflight_bytes; /* their payload bytes */
 	char probe[SWB_BRIDGE_CHAN_NAME_MAX + 1];
@@ -250,6 +251,11 @@ bool swb_bridge_redis_cmd_up(const swb_bridge *b);
 int swb_bridge_redis_publish(swb_bridge *b, const char *name, size_t name_len, const uint8_t *payload,
 			     size_t len, redisCallbackFn *fn, void *privdata);
 const char *swb_bridge_redis_state(const swb_bridge *b);
+
+/* health.c */
+bool swb_bridge_health_redis_down(const swb_bridge *b);
+/* Redis came up or went away: tell every edge if that changed readiness. */
+void swb_bridge_health_changed(swb_bridge *b);
 size_t swb_bridge_redis_subscribed(const swb_bridge *b);
 
 /* occupancy.c: ChannelCounts -> host totals -> occ_set */

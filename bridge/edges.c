@@ -78,6 +78,7 @@ static void send_welcome(swb_bridge *b, uint32_t pipe_id)
 	Swb__Welcome w = SWB__WELCOME__INIT;
 	w.host_id = (char *)b->host_id;
 	w.proto_version = SWB_PROTO_VERSION;
+	w.redis_down = swb_bridge_health_redis_down(b);
 	Swb__BridgeMsg bm = SWB__BRIDGE_MSG__INIT;
 	bm.body_case = SWB__BRIDGE_MSG__BODY_WELCOME;
 	bm.welcome = &w;

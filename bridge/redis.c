@@ -293,6 +293,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
 	}
 	swb_info("redis %s connected to %s:%d", rc->role, b->url.host, b->url.port);
 	on_up(rc);
+	swb_bridge_health_changed(b);
 }
 
 static void on_disconnect(const redisAsyncContext *cac, int status)
@@ -316,6 +317,7 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 	swb_warn("redis %s connection lost: %s", rc->role, cac->errstr[0] ? cac->errstr : "closed");
 	rc->lost_logged = true;
 	retry_later(rc);
+	swb_bridge_health_changed(b);
 }
 
 static void on_timer(uv_timer_t *t)

@@ -53,6 +53,7 @@ struct swb_edge_link {
 	/* loop thread only */
 	uint64_t seen_gen;
 	bool up, welcomed;
+	bool redis_down;              /* the bridge says it cannot reach Redis */
 };
 
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -168,6 +169,7 @@ static void on_pipe_change(uv_async_t *a)
 	if (l->up) {
 		l->up = false;
 		l->welcomed = false;
+		l->redis_down = false; /* unknown until the next Welcome */
 		swb_info("bridge link down");
 		swb_edge_http_fail_pending(l->e, 503, "Bridge disconnected");
 		swb_edge_presence_link_down(l->e);
@@ -250,6 +252,14 @@ static void handle_state_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
 	}
 }
 
+static void link_redis(swb_edge_link *l, bool down)
+{
+	if (down != l->redis_down)
+		swb_info("bridge says Redis is %s%s", down ? "unreachable" : "reachable again",
+			 down ? ": /readyz answers 503" : "");
+	l->redis_down = down;
+}
+
 static void handle_bridge_msg(swb_edge_link *l, const uint8_t *p, size_t n, bool in_batch)
 {
 	Swb__BridgeMsg *m = swb__bridge_msg__unpack(NULL, n, p);
@@ -269,6 +279,10 @@ static void handle_bridge_msg(swb_edge_link *l, const uint8_t *p, size_t n, bool
 			swb_info("bridge welcomed us: host %s proto %u",
 				 m->welcome->host_id ? m->welcome->host_id : "?", m->welcome->proto_version);
 		l->welcomed = true;
+		link_redis(l, m->welcome->redis_down);
+		break;
+	case SWB__BRIDGE_MSG__BODY_HEALTH:
+		link_redis(l, m->health->redis_down);
 		break;
 	case SWB__BRIDGE_MSG__BODY_DELIVER:
 		swb_edge_deliver(l->e, m->deliver.data, m->deliver.len);
@@ -407,6 +421,8 @@ void swb_edge_link_stop(swb_edge *e)
 
 bool swb_edge_link_up(const swb_edge *e) { return e->link && e->link->up; }
 bool swb_edge_link_ready(const swb_edge *e) { return e->link && e->link->up && e->link->welcomed; }
+
+bool swb_edge_link_redis_ok(const swb_edge *e) { return swb_edge_link_ready(e) && !e->link->redis_down; }
 
 void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const char *ch, size_t ch_len,
 			    bool add)

@@ -285,6 +285,8 @@ void swb_edge_link_stop(swb_edge *e);
 /* Pipe up and Welcome received. */
 bool swb_edge_link_ready(const swb_edge *e);
 bool swb_edge_link_up(const swb_edge *e);
+/* Ready and the bridge can reach Redis (BridgeHealth): /readyz. */
+bool swb_edge_link_redis_ok(const swb_edge *e);
 void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const char *ch, size_t ch_len,
 			    bool add);
 /* 0 sent, -1 not connected / failed. */

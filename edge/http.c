@@ -324,8 +324,10 @@ static void route_request(swb_edge *e, swb_edge_http *h)
 		return;
 	}
 	if (!h->is_post && h->path_len == 7 && !memcmp(h->path, "/readyz", 7)) {
-		bool ok = swb_edge_link_ready(e);
-		respond_raw(h, ok ? 200 : 503, ok ? "{\"ok\":true,\"bridge\":true}" : "{\"ok\":false,\"bridge\":false}");
+		bool bridge = swb_edge_link_ready(e), ok = swb_edge_link_redis_ok(e);
+		respond_raw(h, ok ? 200 : 503, ok ? "{\"ok\":true,\"bridge\":true,\"redis\":true}"
+					: bridge ? "{\"ok\":false,\"bridge\":true,\"redis\":false}"
+						 : "{\"ok\":false,\"bridge\":false}");
 		return;
 	}
 	if (!h->is_post && h->path_len == 8 && !memcmp(h->path, "/metrics", 8)) {
