@@ -166,6 +166,68 @@ c.test('bridge -> edge queue full (edge SIGSTOPped): drops counted, queue bounde
   }
 });
 
+/* VmRSS of a pid in bytes. */
+function rss(pid) {
+  const m = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+  return Number(m[1]) * 1024;
+}
+
+c.test('clients that stop reading: each closed with 4100 and counted, edge RSS bounded, a reading client gets everything', async () => {
+  const edge = await c.addEdge(a, { args: ['--max-queue', String(1024 * 1024)] });
+  const ch = uniqueId('nonreader');
+  const reader = await c.connect(edge, { name: 'reader' });
+  await reader.subscribe(ch);
+  const stuck = [];
+  for (let i = 0; i < 3; i++) {
+    const r = c.rawWs(edge, `/app/${c.app.key}?protocol=7`);
+    await r.open();
+    await r.subscribe(ch);
+    r.pause();
+    stuck.push(r);
+  }
+  const m0 = await api.get(edge.port, '/metrics');
+  const slow0 = Number(m0.text.match(/^swb_edge_slow_disconnects_total (\d+)$/m)[1]);
+  const rss0 = rss(edge.proc.pid);
+  let peak = rss0;
+  const pad = 'p'.repeat(9000);
+  const ids = [];
+  /* 4,000 events of 9 KB (36 MB): far more than the three 1 MiB queues and
+   * the kernel buffers can hold. */
+  for (let round = 0; round < 400; round++) {
+    const batch = Array.from({ length: 10 }, () => {
+      const id = uniqueId('nr');
+      ids.push(id);
+      return { channel: ch, name: 'big', data: JSON.stringify({ id, pad }) };
+    });
+    await c.publishBatch(edge, batch);
+    if (round % 20 === 0) {
+      peak = Math.max(peak, rss(edge.proc.pid));
+      await waitFor(() => countIds(reader).size >= ids.length - 200, { timeout: 30000, what: 'the reader keeps up' });
+    }
+  }
+  peak = Math.max(peak, rss(edge.proc.pid));
+  const m1 = await api.get(edge.port, '/metrics');
+  const slow1 = Number(m1.text.match(/^swb_edge_slow_disconnects_total (\d+)$/m)[1]);
+  assert.equal(slow1 - slow0, 3, 'each non-reading client counted once as a slow disconnect');
+  for (const r of stuck) r.resume();
+  await waitFor(() => stuck.every((r) => r.ended), { what: 'the non-readers are closed' });
+  const codes = stuck.map((r) => r.closeCode);
+  /* The close frame waits behind what the kernel holds for the client; a
+   * client that resumes reading sees it (a null would be a hard close after
+   * the grace period). */
+  assert.ok(codes.every((x) => x === 4100 || x === null) && codes.includes(4100), `close codes ${codes}`);
+  await waitFor(() => countIds(reader).size >= ids.length, { timeout: 30000, what: 'the reader has every event' });
+  await reader.ping();
+  const got = countIds(reader);
+  for (const id of ids) assert.equal(got.get(id), 1, `reader: ${id} x${got.get(id) || 0}`);
+  /* Frames are shared between the queues (encode once), so an unbounded
+   * queue would grow by the 36 MB published; the cap keeps it near
+   * 3 x 1 MiB plus allocator slack. */
+  const growth = peak - rss0;
+  process.stderr.write(`# non-readers: edge RSS ${Math.round(rss0 / 1048576)} MiB -> peak ${Math.round(peak / 1048576)} MiB; close codes ${codes}\n`);
+  assert.ok(growth < 24 * 1024 * 1024, `edge RSS grew by ${Math.round(growth / 1048576)} MiB`);
+});
+
 c.test('Redis down at start-up: the bridge retries with backoff, /readyz is 503, everything recovers once Redis starts', async () => {
   const d = new Cluster('faults_more_start', { ownRedis: true });
   try {
