@@ -111,7 +111,8 @@ int swb_edge_apps_add_spec(swb_edge_apps *t, const char *spec, size_t n, char *e
 	const char *c1 = memchr(spec, ':', n);
 	const char *c2 = c1 ? memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - spec)) : NULL;
 	if (!c2) {
-		snprintf(err, errlen, "invalid app '%.*s': expected ID:KEY:SECRET", (int)(n > 80 ? 80 : n), spec);
+		/* Never echo the value: without its separators any part of it may be the secret. */
+		snprintf(err, errlen, "invalid app (%zu bytes, not shown): expected ID:KEY:SECRET", n);
 		return -1;
 	}
 	size_t idn = (size_t)(c1 - spec), keyn = (size_t)(c2 - c1 - 1), secn = n - (size_t)(c2 + 1 - spec);

@@ -293,6 +293,23 @@ c.test('forged and replayed channel auth (a valid signature for another socket_i
   await bystanderOk('forged auth');
 });
 
+c.test('hostile channel names never reach Redis outside the app\'s key space', async () => {
+  const m0 = await metrics();
+  const mark = `zq${c.uid}`;
+  const names = [`${mark}:ch:x`, `x:${mark}`, `{${mark}}`, `${mark}*`, `${mark}?`, `[${mark}]`, `${mark}\nPING`,
+    `${mark}\r\nFLUSHALL`, `${mark} x`, `#server-to-user-${mark}:x`, `presence-${mark}:x`, `${mark}\u00e9`, `${mark}\\x`];
+  const cl = await c.connect(edge, { name: 'hostile-names' });
+  for (const n of names) {
+    await assert.rejects(cl.subscribe(n), /failed/, `subscribe ${JSON.stringify(n)} must fail`);
+    const r = await api.request({ port: edge.port, app: c.app, body: { name: 'x', channels: [n], data: '{}' } });
+    assert.equal(r.status, 400, `publish to ${JSON.stringify(n)}: ${r.status} ${r.text}`);
+  }
+  await counterGrew('swb_edge_bad_frames_total', m0, names.length);
+  assert.deepEqual(await c.redis('KEYS', `*${mark}*`), [], 'a key with a hostile name exists');
+  assert.deepEqual(await c.redis('PUBSUB', 'CHANNELS', `*${mark}*`), [], 'a Redis channel with a hostile name exists');
+  await bystanderOk('hostile names');
+});
+
 /* One HTTP request over a bare socket; resolves {status, closed} once the
  * server answered or closed. */
 function rawHttp(text) {

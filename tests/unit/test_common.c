@@ -29,6 +29,16 @@ static void test_channel_names(void **state)
 	assert_false(swb_channel_name_valid(S("#server-to-user-")));
 	assert_false(swb_channel_name_valid(S("a/b")));
 	assert_false(swb_channel_name_valid("ab\0c", 4));
+	/* Nothing that could leave PREFIX:APP:ch:NAME in Redis or act as a
+	 * pattern or hash tag: ':' '{' '}' '*' '?' '[' ']' '\\' whitespace,
+	 * control characters, non-ASCII bytes. */
+	static const char *hostile[] = { "a:b", "x:ch:y", "{tag}", "a{b", "b}", "a*", "a?", "[ab]", "a\\b",
+					 "a\nb", "a\rb", "a\tb", "a b", "\x7f", "caf\xc3\xa9", "#server-to-user-a:b",
+					 "#server-to-user-{x}", "presence-a\nSUBSCRIBE" };
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+		assert_false(swb_channel_name_valid(hostile[i], strlen(hostile[i])));
+	assert_false(swb_app_token_valid(S("a:b")));
+	assert_false(swb_app_token_valid(S("{a}")));
 	char longname[SWB_CHANNEL_NAME_MAX + 2];
 	memset(longname, 'a', sizeof(longname));
 	assert_true(swb_channel_name_valid(longname, SWB_CHANNEL_NAME_MAX));
