@@ -310,6 +310,46 @@ c.test('hostile channel names never reach Redis outside the app\'s key space', a
   await bystanderOk('hostile names');
 });
 
+c.test('Pusher limits at their boundaries: channel name 164, event name 200, data 10 KiB (API and client events)', async () => {
+  const m0 = await metrics();
+  const a1 = await c.connect(edge, { name: 'lim-a' });
+  const a2 = await c.connect(edge, { name: 'lim-b' });
+  /* channel names: 164 bytes in, 165 out (subscribe and API) */
+  const base = `private-${c.uid}-`;
+  const ch164 = base + 'c'.repeat(164 - base.length);
+  for (const cl of [a1, a2]) await cl.subscribe(ch164, { auth: authorize(c.app, cl.socketId, ch164).auth });
+  const ch165 = `${ch164}c`;
+  await assert.rejects(a1.subscribe(ch165, { auth: authorize(c.app, a1.socketId, ch165).auth }), /failed/);
+  /* API: event name 200 and data of 10,240 bytes are delivered; 201 / 10,241 are not */
+  const data10k = JSON.stringify({ id: uniqueId('lim'), pad: '' });
+  const exact = data10k.replace('"pad":""', `"pad":"${'p'.repeat(10240 - data10k.length)}"`);
+  assert.equal(Buffer.byteLength(exact), 10240);
+  const ok = await api.request({ port: edge.port, app: c.app, body: { name: 'e'.repeat(200), channels: [ch164], data: exact } });
+  assert.equal(ok.status, 200, ok.text);
+  await a2.waitMessage((m) => m.event === 'e'.repeat(200) && m.data === exact, { what: 'the 10,240-byte event' });
+  const over = await api.request({ port: edge.port, app: c.app, body: { name: 'x', channels: [ch164], data: `${exact}x` } });
+  assert.equal(over.status, 413, over.text);
+  const longName = await api.request({ port: edge.port, app: c.app, body: { name: 'e'.repeat(201), channels: [ch164], data: '{}' } });
+  assert.equal(longName.status, 400, longName.text);
+  const longCh = await api.request({ port: edge.port, app: c.app, body: { name: 'x', channels: [ch165], data: '{}' } });
+  assert.equal(longCh.status, 400, longCh.text);
+  /* client events: the same limits, refused with pusher:error (4301 only for the rate) */
+  const cname = `client-${'e'.repeat(193)}`;
+  assert.equal(cname.length, 200);
+  a1.send({ event: cname, channel: ch164, data: exact });
+  await a2.waitMessage((m) => m.event === cname && m.data === exact, { what: 'a 10,240-byte client event with a 200-byte name' });
+  for (const [ev, d, re] of [[`${cname}e`, '{}', /at most 200/], ['client-big', `${exact}x`, /too large \(limit 10240 bytes\)/]]) {
+    const from = a1.messages.length;
+    a1.send({ event: ev, channel: ch164, data: d });
+    const e = await a1.waitMessage((m) => m.event === 'pusher:error', { from, what: `refusal of ${ev.slice(0, 20)}` });
+    assert.match(e.data.message, re);
+  }
+  await counterGrew('swb_edge_client_events_rejected_total', m0, 2);
+  await a1.ping();
+  assert.equal(a1.closeInfo, null);
+  await bystanderOk('limits');
+});
+
 /* One HTTP request over a bare socket; resolves {status, closed} once the
  * server answered or closed. */
 function rawHttp(text) {
