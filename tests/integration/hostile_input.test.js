@@ -350,6 +350,36 @@ c.test('Pusher limits at their boundaries: channel name 164, event name 200, dat
   await bystanderOk('limits');
 });
 
+c.test('allowed_origins: an upgrade from another Origin gets pusher:error 4009 and close 4009, counted', async () => {
+  const file = c.writeAppsFile([{ ...c.app, allowed_origins: ['https://a.example', '*.example.org'] }], 'origins.json');
+  const oe = await c.addEdge(edge.host, { appsFile: file });
+  const WebSocket = require('ws');
+  const open = (origin) => new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${oe.port}/app/${c.app.key}?protocol=7`, origin ? { origin } : {});
+    const r = { msgs: [], code: null };
+    ws.on('message', (d) => {
+      r.msgs.push(JSON.parse(d.toString()));
+      if (r.msgs[0].event === 'pusher:connection_established') { ws.close(); resolve(r); }
+    });
+    ws.on('close', (code) => { r.code = code; resolve(r); });
+    ws.on('error', () => {});
+  });
+  const before = Number((await api.get(oe.port, '/metrics')).text.match(/^swb_edge_origin_rejected_total (\d+)$/m)[1]);
+  for (const bad of ['https://evil.example', 'http://a.example', 'https://example.org', 'https://a.example.evil.org.com', 'null']) {
+    const r = await open(bad);
+    assert.equal(r.code, 4009, `${bad}: close ${r.code}`);
+    assert.equal(r.msgs[0].event, 'pusher:error', `${bad}: ${JSON.stringify(r.msgs)}`);
+    assert.equal(r.msgs[0].data.code, 4009);
+  }
+  for (const good of ['https://a.example', 'https://x.example.org', undefined]) {
+    const r = await open(good);
+    assert.equal(r.msgs[0].event, 'pusher:connection_established', `${good}: ${JSON.stringify(r.msgs)} close ${r.code}`);
+  }
+  const after = Number((await api.get(oe.port, '/metrics')).text.match(/^swb_edge_origin_rejected_total (\d+)$/m)[1]);
+  assert.equal(after - before, 5);
+  await bystanderOk('origins');
+});
+
 /* One HTTP request over a bare socket; resolves {status, closed} once the
  * server answered or closed. */
 function rawHttp(text) {
