@@ -114,28 +114,48 @@ static int ws_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_pss *p
 	return 0;
 }
 
+/* Mark (lws opaque user data) of a connection that sent a whole request
+ * head, for the heads_dropped counter. (lws sets a new connection's opaque
+ * data after LWS_CALLBACK_WSI_CREATE, and a TLS handshake that fails at
+ * once ends it before SERVER_NEW_CLIENT_INSTANTIATED: so the unmarked ones
+ * are counted when they go.) */
+static char head_seen;
+
+static void head_arrived(struct lws *wsi)
+{
+	/* with TLS a client may speak HTTP/2: the request is a child stream
+	 * of the network connection, which is the one that closes */
+	struct lws *net = lws_get_network_wsi(wsi);
+	lws_set_opaque_user_data(wsi, &head_seen);
+	if (net)
+		lws_set_opaque_user_data(net, &head_seen);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	swb_edge *e = lws_context_user(lws_get_context(wsi));
 	swb_edge_pss *pss = user;
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
+		head_arrived(wsi);
+		return pss ? ws_callback(e, wsi, (int)reason, pss, in, len) : 0;
 	case LWS_CALLBACK_RECEIVE:
 	case LWS_CALLBACK_RECEIVE_PONG:
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 	case LWS_CALLBACK_CLOSED:
 		return pss ? ws_callback(e, wsi, (int)reason, pss, in, len) : 0;
-	case LWS_CALLBACK_CLOSED_HTTP:
-		/* No pss: the connection never sent a whole request head
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* Not marked: the connection never sent a whole request head
 		 * (slow or silent client, oversized head, failed TLS
-		 * handshake, TCP probe). */
-		if (!pss) {
+		 * handshake, TCP probe). At shutdown the listener goes too. */
+		if (lws_get_opaque_user_data(wsi) != &head_seen && !e->stopping)
 			e->st.heads_dropped++;
-			return 0;
-		}
-		return swb_edge_http_callback(e, wsi, (int)reason, pss, in, len);
+		return 0;
 	case LWS_CALLBACK_HTTP:
+		head_arrived(wsi);
+		return pss ? swb_edge_http_callback(e, wsi, (int)reason, pss, in, len) : 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_BODY:
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 	case LWS_CALLBACK_HTTP_WRITEABLE:

@@ -184,6 +184,7 @@ c.test('wss:// and https:// work with the test CA; events published on another e
 });
 
 c.test('plain ws:// to the TLS port fails cleanly; TLS clients are unaffected', async () => {
+  const dropped0 = await metric('swb_edge_heads_dropped_total');
   const bystander = await wss(edge.port);
   const ch = uniqueId('tls-plain');
   await wssSubscribe(bystander, ch);
@@ -200,6 +201,10 @@ c.test('plain ws:// to the TLS port fails cleanly; TLS clients are unaffected', 
   assert.notEqual(plainHttp, 200, 'plain HTTP must not be served on the TLS port');
   assert.ok(edge.proc.alive);
   await assertReceives(bystander, ch);
+  /* Each failed handshake is counted (connections closed before a whole
+   * request head). */
+  await waitFor(async () => (await metric('swb_edge_heads_dropped_total')) >= dropped0 + 6,
+    { timeout: 30000, what: '6 failed handshakes counted in swb_edge_heads_dropped_total' });
 });
 
 c.test('SIGHUP reloads the certificate: new handshakes get the new one, open connections keep working', async () => {
