@@ -74,14 +74,12 @@ static void respond_raw(swb_edge_http *h, int status, const char *json)
 	lws_callback_on_writable(h->wsi);
 }
 
-/* Refusals of the client's request, for /metrics (408 counts apart). */
+/* Refusals of the client's request, for /metrics (401 and 408 count apart). */
 static void count_refusal(swb_edge_http *h, int status)
 {
 	swb_edge *e = lws_context_user(lws_get_context(h->wsi));
-	if (status == 401)
-		e->st.api_auth_failures++;
-	else if (status >= 400 && status < 500 && status != 408)
-		e->st.api_bad_requests++;
+	if (status >= 400 && status < 500 && status != 401 && status != 408)
+		e->st.api_bad_requests++; /* 401: metrics.c counts them (api_auth_failures) */
 }
 
 static void respond_error(swb_edge_http *h, int status, const char *msg)
@@ -254,63 +252,12 @@ static void api_request(swb_edge *e, swb_edge_http *h)
 		api_publish(e, h);
 }
 
-/* Issue #6 counters: hostile input and TLS. */
-static void respond_metrics_hostile(const swb_edge_stats *st, swb_sbuf *out)
-{
-	const struct { const char *name; uint64_t v; } c[] = {
-		{ "swb_edge_origin_rejected_total", st->origin_rejected },
-		{ "swb_edge_http_timeouts_total", st->http_timeouts },
-		{ "swb_edge_heads_dropped_total", st->heads_dropped },
-		{ "swb_edge_api_auth_failures_total", st->api_auth_failures },
-		{ "swb_edge_api_bad_requests_total", st->api_bad_requests },
-		{ "swb_edge_subscribe_refused_total", st->subscribe_refused },
-		{ "swb_edge_fragment_floods_total", st->fragment_floods },
-		{ "swb_edge_pings_total", st->pings },
-		{ "swb_edge_tls_reloads_total", st->tls_reloads },
-		{ "swb_edge_tls_reload_failures_total", st->tls_reload_failures },
-	};
-	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
-		swb_sbuf_printf(out, "# TYPE %s counter\n%s %llu\n", c[i].name, c[i].name, (unsigned long long)c[i].v);
-}
-
 /* Prometheus text format, this edge's counters only. */
 static void respond_metrics(swb_edge *e, swb_edge_http *h)
 {
 	static const unsigned char pre[LWS_PRE];
-	const swb_edge_stats *st = &e->st;
 	swb_sbuf_append(&h->resp, pre, sizeof(pre));
-	swb_sbuf_printf(&h->resp,
-			"# TYPE swb_edge_connections gauge\nswb_edge_connections %u\n"
-			"# TYPE swb_edge_channels gauge\nswb_edge_channels %zu\n"
-			"# TYPE swb_edge_bridge_ready gauge\nswb_edge_bridge_ready %d\n"
-			"# TYPE swb_edge_connections_total counter\nswb_edge_connections_total %llu\n"
-			"# TYPE swb_edge_messages_in_total counter\nswb_edge_messages_in_total %llu\n"
-			"# TYPE swb_edge_messages_out_total counter\nswb_edge_messages_out_total %llu\n"
-			"# TYPE swb_edge_slow_disconnects_total counter\nswb_edge_slow_disconnects_total %llu\n"
-			"# TYPE swb_edge_bad_frames_total counter\nswb_edge_bad_frames_total %llu\n"
-			"# TYPE swb_edge_bad_deliveries_total counter\nswb_edge_bad_deliveries_total %llu\n"
-			"# TYPE swb_edge_bridge_send_failures_total counter\nswb_edge_bridge_send_failures_total %llu\n"
-			"# TYPE swb_edge_publishes_total counter\nswb_edge_publishes_total %llu\n"
-			"# TYPE swb_edge_publish_failures_total counter\nswb_edge_publish_failures_total %llu\n"
-			"# TYPE swb_edge_auth_failures_total counter\nswb_edge_auth_failures_total %llu\n"
-			"# TYPE swb_edge_client_events_total counter\nswb_edge_client_events_total %llu\n"
-			"# TYPE swb_edge_client_events_rejected_total counter\nswb_edge_client_events_rejected_total %llu\n"
-			"# TYPE swb_edge_presence_joins_total counter\nswb_edge_presence_joins_total %llu\n"
-			"# TYPE swb_edge_presence_join_failures_total counter\nswb_edge_presence_join_failures_total %llu\n"
-			"# TYPE swb_edge_webhooks_sent_total counter\nswb_edge_webhooks_sent_total %llu\n"
-			"# TYPE swb_edge_webhooks_failed_total counter\nswb_edge_webhooks_failed_total %llu\n"
-			"# TYPE swb_edge_webhooks_dropped_total counter\nswb_edge_webhooks_dropped_total %llu\n",
-			st->connections, swb_edge_chans_count(&e->chans), swb_edge_link_ready(e) ? 1 : 0,
-			(unsigned long long)st->connections_total, (unsigned long long)st->messages_in,
-			(unsigned long long)st->messages_out, (unsigned long long)st->slow_disconnects,
-			(unsigned long long)st->bad_frames, (unsigned long long)st->bad_deliveries,
-			(unsigned long long)st->link_send_fail, (unsigned long long)st->publishes,
-			(unsigned long long)st->publish_fail, (unsigned long long)st->auth_failures,
-			(unsigned long long)st->client_events, (unsigned long long)st->client_events_rejected,
-			(unsigned long long)st->presence_joins, (unsigned long long)st->presence_join_fail,
-			(unsigned long long)st->webhooks_sent, (unsigned long long)st->webhooks_failed,
-			(unsigned long long)st->webhooks_dropped);
-	respond_metrics_hostile(st, &h->resp);
+	swb_edge_metrics_render(e, &h->resp); /* metrics.c */
 	h->status = 200;
 	h->content_type = "text/plain; version=0.0.4";
 	h->resp_ready = true;
@@ -324,10 +271,11 @@ static void route_request(swb_edge *e, swb_edge_http *h)
 		return;
 	}
 	if (!h->is_post && h->path_len == 7 && !memcmp(h->path, "/readyz", 7)) {
-		bool bridge = swb_edge_link_ready(e), ok = swb_edge_link_redis_ok(e);
-		respond_raw(h, ok ? 200 : 503, ok ? "{\"ok\":true,\"bridge\":true,\"redis\":true}"
-					: bridge ? "{\"ok\":false,\"bridge\":true,\"redis\":false}"
-						 : "{\"ok\":false,\"bridge\":false}");
+		bool link = swb_edge_link_ready(e), up = swb_edge_link_bridge_ready(e, NULL), ok = link && up;
+		respond_raw(h, ok ? 200 : 503,
+			    ok ? "{\"ok\":true,\"bridge\":true,\"redis\":true}"
+			       : link ? "{\"ok\":false,\"bridge\":true,\"redis\":false}"
+				      : "{\"ok\":false,\"bridge\":false}");
 		return;
 	}
 	if (!h->is_post && h->path_len == 8 && !memcmp(h->path, "/metrics", 8)) {
@@ -442,6 +390,7 @@ static int on_writeable(swb_edge *e, swb_edge_http *h)
 		    lws_finalize_write_http_header(h->wsi, start, &p, end))
 			return -1;
 		h->headers_sent = true;
+		swb_edge_metrics_http(e, h->status);
 		lws_callback_on_writable(h->wsi);
 		return 0;
 	}

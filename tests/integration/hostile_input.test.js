@@ -75,6 +75,10 @@ async function metrics() {
   const r = await api.get(edge.port, '/metrics');
   const out = {};
   for (const m of r.text.matchAll(/^(swb_edge_\w+) (\d+)$/gm)) out[m[1]] = Number(m[2]);
+  /* labelled: swb_edge_auth_failures_total{source="websocket"|"http_api"} */
+  for (const m of r.text.matchAll(/^swb_edge_auth_failures_total\{source="(\w+)"\} (\d+)$/gm)) {
+    out[`swb_edge_auth_failures_${m[1]}`] = Number(m[2]);
+  }
   return out;
 }
 
@@ -282,7 +286,7 @@ c.test('forged and replayed channel auth (a valid signature for another socket_i
       { from, what: `subscription_error for auth ${auth.slice(0, 20)}` });
     assert.equal(JSON.parse(typeof e.data === 'string' ? e.data : JSON.stringify(e.data)).status, 401);
   }
-  await counterGrew('swb_edge_auth_failures_total', m0, attempts.length);
+  await counterGrew('swb_edge_auth_failures_websocket', m0, attempts.length);
   /* Replayed sign-in (alice's user auth on mallory's socket): 4009. */
   const signin = authenticate(c.app, alice.socketId, 'alice');
   mallory.send({ event: 'pusher:signin', data: signin });
@@ -405,7 +409,7 @@ c.test('HTTP API: expired timestamps and a wrong body_md5 are 401, a huge body 4
   const big = await rawHttp(`POST /apps/${c.app.id}/events?auth_key=${c.app.key} HTTP/1.1\r\nHost: x\r\n` +
     'Content-Type: application/json\r\nContent-Length: 104857600\r\n\r\n{"name":');
   assert.equal(big.status, 413, big.text.slice(0, 200));
-  await counterGrew('swb_edge_api_auth_failures_total', m0, 4);
+  await counterGrew('swb_edge_auth_failures_http_api', m0, 4);
   await counterGrew('swb_edge_api_bad_requests_total', m0, 1);
   await bystanderOk('http api');
   assert.ok(!bystander.events({ event: 'x' }).length, 'a refused publish was delivered');
