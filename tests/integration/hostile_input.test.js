@@ -402,7 +402,7 @@ c.test('HTTP API: expired timestamps and a wrong body_md5 are 401, a huge body 4
   const m0 = await metrics();
   const body = { name: 'x', channels: [stream.channel], data: JSON.stringify({ id: 'never' }) };
   const now = Math.floor(Date.now() / 1000);
-  for (const o of [{ timestamp: now - 601 }, { timestamp: now - 3600 }, { timestamp: now + 601 }, { bodyMd5: api.md5('{}') }]) {
+  for (const o of [{ timestamp: now - 602 }, { timestamp: now - 3600 }, { timestamp: now + 602 }, { bodyMd5: api.md5('{}') }]) {
     const r = await api.request({ port: edge.port, app: c.app, body, ...o });
     assert.equal(r.status, 401, `${JSON.stringify(o)}: ${r.status} ${r.text}`);
   }
