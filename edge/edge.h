@@ -8,7 +8,8 @@
  * bridge_link.c owns the NNG socket; presence.c the presence joins (and
  * the replay), users.c the sign-ins and the user index, cache.c the
  * CacheGets in flight, counts.c the dirty-count set and its timer,
- * webhook.c the curl multi handle, batches and requests. */
+ * webhook.c the curl multi handle, batches and requests; tls.c reads the
+ * TLS files (the SSL_CTX itself belongs to lws). */
 #ifndef SWB_EDGE_H
 #define SWB_EDGE_H
 

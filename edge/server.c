@@ -123,8 +123,8 @@ static char head_seen;
 
 static void head_arrived(struct lws *wsi)
 {
-	/* with TLS a client may speak HTTP/2: the request is a child stream
-	 * of the network connection, which is the one that closes */
+	/* (were HTTP/2 offered, a request would be a child stream of the
+	 * network connection, which is the one that closes) */
 	struct lws *net = lws_get_network_wsi(wsi);
 	lws_set_opaque_user_data(wsi, &head_seen);
 	if (net)

@@ -181,6 +181,10 @@ void swb_edge_tls_vhost_info(swb_edge *e, struct lws_context_creation_info *info
 	info->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info->ssl_cert_filepath = e->cfg.tls_cert;
 	info->ssl_private_key_filepath = e->cfg.tls_key;
+	/* HTTP/1.1 only: lws would offer h2 by ALPN, and the edge (WebSocket
+	 * upgrades, the API, the per-connection limits) is built and tested
+	 * on HTTP/1.1 connections. */
+	info->alpn = "http/1.1";
 	if (e->cfg.tls_ca) {
 		info->ssl_ca_filepath = e->cfg.tls_ca;
 		info->options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
