@@ -68,7 +68,8 @@ static int ws_receive(swb_edge *e, swb_edge_conn *c, const char *in, size_t len)
 		c->rx = p;
 		c->rx_cap = cap;
 	}
-	memcpy(c->rx + c->rx_len, in, len);
+	if (len) /* an empty fragment comes with in == NULL */
+		memcpy(c->rx + c->rx_len, in, len);
 	c->rx_len += len;
 	if (final) {
 		deliver_message(e, c, c->rx, c->rx_len, &rc);

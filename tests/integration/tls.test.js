@@ -54,7 +54,7 @@ async function startTlsEdge(tlsArgs, { clientCert } = {}) {
   await waitFor(async () => {
     if (!proc.alive) throw new Error(`TLS edge exited ${JSON.stringify(proc.exit)}:\n${proc.logTail(20)}`);
     return (await httpsGet(port, '/readyz', clientCert)).status === 200;
-  }, { timeout: 10000, what: `TLS edge :${port} /readyz` });
+  }, { timeout: 30000, what: `TLS edge :${port} /readyz` });
   return e;
 }
 
