@@ -238,7 +238,11 @@ c.test('clients that stop reading: each closed with 4100 and counted, edge RSS b
    * 3 x 1 MiB plus allocator slack. */
   const growth = peak - rss0;
   process.stderr.write(`# non-readers: cut off after ${published} events of 9 KB; edge RSS ${Math.round(rss0 / 1048576)} MiB -> peak ${Math.round(peak / 1048576)} MiB; close codes ${codes}\n`);
-  assert.ok(growth < 24 * 1024 * 1024, `edge RSS grew by ${Math.round(growth / 1048576)} MiB`);
+  /* Under AddressSanitizer freed memory sits in its quarantine (up to
+   * 256 MB), so RSS says nothing about the queues there. */
+  const asan = require('node:fs').readFileSync(`/proc/${edge.proc.pid}/maps`, 'utf8').includes('libasan');
+  if (asan) process.stderr.write('# non-readers: ASan build, RSS bound not checked\n');
+  else assert.ok(growth < 24 * 1024 * 1024, `edge RSS grew by ${Math.round(growth / 1048576)} MiB`);
 });
 
 c.test('Redis down at start-up: the bridge retries with backoff, /readyz is 503, everything recovers once Redis starts', async () => {
