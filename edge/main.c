@@ -15,6 +15,7 @@
 #include "log.h"
 #include "opts.h"
 #include "sdnotify.h"
+#include "tls.h"
 #include "util.h"
 
 static swb_edge g_edge;
@@ -43,9 +44,14 @@ static void on_stop_signal(uv_signal_t *s, int signum)
 	swb_edge_drain_start(e, (uint32_t)e->cfg.drain_rate, (uint32_t)e->cfg.drain_deadline * 1000u, name);
 }
 
+/* SIGHUP: reload what can change without a restart: the apps (ops.c)
+ * and the TLS certificate and key (tls.c). */
 static void on_sighup(uv_signal_t *s, int signum)
 {
-	swb_edge_reload(s->data, "SIGHUP");
+	swb_edge *e = s->data;
+	(void)signum;
+	swb_edge_reload(e, "SIGHUP");
+	swb_edge_tls_reload(e); /* logs its own outcome; 1 = no TLS */
 }
 
 /* "where a value came from", for error messages */
@@ -98,14 +104,14 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 	swb_edge_config *c = &e->cfg;
 	*c = (swb_edge_config){ .runtime_dir = SWB_DEFAULT_RUNTIME_DIR, .listen = "0.0.0.0:6001",
 				.activity_timeout = 120, .pong_timeout = 30, .max_queue = 1048576,
-				.max_message = 65536, .drain_rate = 500, .drain_deadline = 30 };
+				.max_message = 65536, .drain_rate = 500, .drain_deadline = 30, .handshake_timeout = 10 };
 	swb_opt opts[] = {
 		{ "config", "SWB_CONFIG", SWB_OPT_CONFIG, "FILE", "config file: one 'flag-name = value' per line (INI; see deploy/switchboard-edge.conf)", &config, 0, 0 },
 		{ "check-config", "SWB_CHECK_CONFIG", SWB_OPT_FLAG, NULL, "validate flags, env, config file and apps, print the effective configuration and exit (0 ok, 2 not)", &check, 0, 0 },
 		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "runtime dir holding bridge.ipc", &c->runtime_dir, 0, 0 },
 		{ "listen", "SWB_LISTEN", SWB_OPT_STR, "HOST:PORT", "address for WebSocket + HTTP API (default 0.0.0.0:6001)", &c->listen, 0, 0 },
 		{ "app", "SWB_APPS", SWB_OPT_LIST, "ID:KEY:SECRET", "an app to serve (repeatable; env: comma/space separated)", &apps, 0, 0 },
-		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or JSON: [{\"id\",\"key\",\"secret\",\"enabled\",\"client_events\",\"client_event_rate\",\"max_connections\" (cluster-wide, eventually consistent within ~1-2 s; per edge while the bridge is unreachable),\"presence_max_members\",\"webhooks\":[{\"url\",\"events\":[...]}]}]; re-read on SIGHUP", &apps_file, 0, 0 },
+		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or JSON: [{\"id\",\"key\",\"secret\",\"enabled\",\"client_events\",\"client_event_rate\",\"max_connections\" (cluster-wide, eventually consistent within ~1-2 s; per edge while the bridge is unreachable),\"presence_max_members\",\"allowed_origins\":[...],\"webhooks\":[{\"url\",\"events\":[...]}]}]; re-read on SIGHUP", &apps_file, 0, 0 },
 		{ "webhook", "SWB_WEBHOOKS", SWB_OPT_LIST, "ID=URL", "send every webhook event of app ID to URL (repeatable)", &hooks, 0, 0 },
 		{ "activity-timeout", "SWB_ACTIVITY_TIMEOUT", SWB_OPT_INT, "SECS", "idle seconds before a ping, sent to clients (default 120)", &c->activity_timeout, 1, 86400 },
 		{ "pong-timeout", "SWB_PONG_TIMEOUT", SWB_OPT_INT, "SECS", "seconds to wait for a pong before closing 4201 (default 30)", &c->pong_timeout, 1, 3600 },
@@ -113,6 +119,10 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 		{ "max-message", "SWB_MAX_MESSAGE", SWB_OPT_INT, "BYTES", "inbound WebSocket message limit (default 65536)", &c->max_message, 256, 16L << 20 },
 		{ "drain-rate", "SWB_DRAIN_RATE", SWB_OPT_INT, "N", "on a drain (SIGTERM, swbctl drain), connections told to reconnect per second; 0 = all at once (default 500)", &c->drain_rate, 0, 1000000 },
 		{ "drain-deadline", "SWB_DRAIN_DEADLINE", SWB_OPT_INT, "SECS", "longest a drain waits for clients to leave before exiting (default 30)", &c->drain_deadline, 1, 86400 },
+		{ "handshake-timeout", "SWB_HANDSHAKE_TIMEOUT", SWB_OPT_INT, "SECS", "seconds a client has for the TLS handshake, the HTTP/upgrade request head, and an HTTP request body; then it is dropped (default 10)", &c->handshake_timeout, 1, 3600 },
+		{ "tls-cert", "SWB_TLS_CERT", SWB_OPT_STR, "FILE", "PEM certificate chain: serve wss:// and https:// on --listen (reloaded on SIGHUP)", &c->tls_cert, 0, 0 },
+		{ "tls-key", "SWB_TLS_KEY", SWB_OPT_STR, "FILE", "PEM private key (unencrypted) for --tls-cert (reloaded on SIGHUP)", &c->tls_key, 0, 0 },
+		{ "tls-ca", "SWB_TLS_CA", SWB_OPT_STR, "FILE", "PEM CA bundle: require client certificates signed by it (mutual TLS)", &c->tls_ca, 0, 0 },
 		{ "log-level", "SWB_LOG_LEVEL", SWB_OPT_STR, "LEVEL", "error|warn|info|debug (default info)", &level, 0, 0 },
 		{ "log-format", "SWB_LOG_FORMAT", SWB_OPT_STR, "FMT", "text|json (default text)", &format, 0, 0 },
 		{ NULL, NULL, 0, NULL, NULL, NULL, 0, 0 },
@@ -136,6 +146,9 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 	if (swb_edge_parse_listen(c->listen, host, sizeof(host), &port) < 0)
 		swb_opts_usage_error(&spec, "invalid listen '%s' (from %s): expected IP:PORT, [IPv6]:PORT or *:PORT",
 				     c->listen, from(&spec, &c->listen));
+	char err[600];
+	if (swb_edge_tls_check(c->tls_cert, c->tls_key, c->tls_ca, err, sizeof(err)) < 0)
+		swb_opts_usage_error(&spec, "%s", err);
 	load_apps(e, &spec, &apps, apps_file, &hooks);
 	if (check) {
 		swb_opts_dump(&spec, stdout);

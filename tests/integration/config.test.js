@@ -76,7 +76,7 @@ c.test('--check-config on bad files: exit 2 naming the file, line and key', asyn
     ['unknown.conf', 'app = a:b:c\nno-such-flag = 1\n', /unknown.conf:2: unknown key 'no-such-flag'/],
     ['badint.conf', 'app = a:b:c\n\nmax-queue = lots\n', /invalid value 'lots' for key 'max-queue' at .*badint.conf:3/],
     ['syntax.conf', 'app = a:b:c\njust words\n', /syntax.conf:2: syntax error/],
-    ['badapp.conf', 'app = no-secret-here\n', /invalid app 'no-secret-here'.*badapp.conf/],
+    ['badapp.conf', 'app = ok:app:secret\napp = no-secret-here\n', /invalid app .*expected ID:KEY:SECRET \(app from .*badapp.conf:2\)/],
     ['badlevel.conf', 'app = a:b:c\nlog-level = loud\n', /invalid log-level 'loud' \(from .*badlevel.conf:2\)/],
     ['appsfile.conf', `apps-file = ${path.join(c.tmp, 'missing-apps.json')}\n`, /missing-apps.json/],
   ];
