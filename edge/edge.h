@@ -44,6 +44,7 @@ typedef struct swb_edge_config {
 	long pong_timeout;           /* seconds */
 	long max_queue;              /* bytes per connection send queue */
 	long max_message;            /* bytes per inbound WebSocket message */
+	bool reuseport;              /* own SO_REUSEPORT listener (listen.c) */
 } swb_edge_config;
 
 typedef struct swb_edge_conn swb_edge_conn;
@@ -56,6 +57,7 @@ typedef struct swb_edge_cache_req swb_edge_cache_req;
 typedef struct swb_edge_count_dirty swb_edge_count_dirty;
 typedef struct swb_edge_webhooks swb_edge_webhooks;
 typedef struct swb_edge_replay swb_edge_replay;
+typedef struct swb_edge_listener swb_edge_listener;
 
 enum swb_edge_live_list { SWB_EDGE_LIVE_NONE = 0, SWB_EDGE_LIVE_ACTIVE, SWB_EDGE_LIVE_PINGED };
 
@@ -114,6 +116,7 @@ typedef struct swb_edge_stats {
 	uint64_t client_events, client_events_rejected;
 	uint64_t presence_joins, presence_join_fail;
 	uint64_t webhooks_sent, webhooks_failed, webhooks_dropped;
+	uint64_t accept_failures;     /* --reuseport accept()/adopt failures */
 } swb_edge_stats;
 
 typedef struct swb_edge {
@@ -121,6 +124,7 @@ typedef struct swb_edge {
 	swb_edge_apps apps;
 	uv_loop_t loop;
 	struct lws_context *lws;
+	swb_edge_listener *listener; /* --reuseport only */
 	bool lws_stopping;
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm;
@@ -155,6 +159,11 @@ int swb_edge_parse_listen(const char *s, char *host, size_t hostlen, int *port);
 int swb_edge_server_start(swb_edge *e);
 void swb_edge_server_stop(swb_edge *e);
 void swb_edge_server_free(swb_edge *e);
+
+/* listen.c: an SO_REUSEPORT socket on host:port ("" = every address)
+ * whose connections are adopted into vh. 0, or -1 (logged). */
+int swb_edge_listener_start(swb_edge *e, struct lws_vhost *vh, const char *host, int port);
+void swb_edge_listener_stop(swb_edge *e);
 
 /* conn.c */
 swb_edge_conn *swb_edge_conn_new(swb_edge *e, struct lws *wsi);

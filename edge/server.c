@@ -196,7 +196,8 @@ int swb_edge_server_start(swb_edge *e)
 	loops[0] = &e->loop;
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
-	info.port = port;
+	/* --reuseport: lws does not listen; listen.c accepts and adopts. */
+	info.port = e->cfg.reuseport ? CONTEXT_PORT_NO_LISTEN_SERVER : port;
 	/* An IPv4 host needs IPv6 off, or lws 4.1 binds [::] (every address,
 	 * checked with ss); "0.0.0.0" is every IPv4 address: no iface. */
 	struct in_addr a4;
@@ -216,11 +217,15 @@ int swb_edge_server_start(swb_edge *e)
 	}
 	/* The vhost is created on its own so that a failed listen is seen
 	 * here (lws_create_context does not report it reliably). */
-	if (!lws_create_vhost(e->lws, &info)) {
+	struct lws_vhost *vh = lws_create_vhost(e->lws, &info);
+	if (!vh) {
 		swb_err("cannot listen on %s", e->cfg.listen);
 		return -1;
 	}
-	swb_info("listening on %s (WebSocket /app/{key}, HTTP API /apps/{id}/...)", e->cfg.listen);
+	if (e->cfg.reuseport && swb_edge_listener_start(e, vh, host, port) < 0)
+		return -1;
+	swb_info("listening on %s%s (WebSocket /app/{key}, HTTP API /apps/{id}/...)", e->cfg.listen,
+		 e->cfg.reuseport ? " with SO_REUSEPORT" : "");
 	return 0;
 }
 
@@ -228,6 +233,7 @@ int swb_edge_server_start(swb_edge *e)
  * starts closing its uv handles; the loop then runs until they are gone. */
 void swb_edge_server_stop(swb_edge *e)
 {
+	swb_edge_listener_stop(e);
 	if (e->lws && !e->lws_stopping) {
 		e->lws_stopping = true;
 		lws_context_destroy(e->lws);
