@@ -269,7 +269,8 @@ static void respond_metrics(swb_edge *e, swb_edge_http *h)
 			"# TYPE swb_edge_webhooks_sent_total counter\nswb_edge_webhooks_sent_total %llu\n"
 			"# TYPE swb_edge_webhooks_failed_total counter\nswb_edge_webhooks_failed_total %llu\n"
 			"# TYPE swb_edge_webhooks_dropped_total counter\nswb_edge_webhooks_dropped_total %llu\n"
-			"# TYPE swb_edge_accept_failures_total counter\nswb_edge_accept_failures_total %llu\n",
+			"# TYPE swb_edge_accept_failures_total counter\nswb_edge_accept_failures_total %llu\n"
+			"# TYPE swb_edge_coalesced_sends_total counter\nswb_edge_coalesced_sends_total %llu\n",
 			st->connections, swb_edge_chans_count(&e->chans), swb_edge_link_ready(e) ? 1 : 0,
 			(unsigned long long)st->connections_total, (unsigned long long)st->messages_in,
 			(unsigned long long)st->messages_out, (unsigned long long)st->slow_disconnects,
@@ -279,7 +280,8 @@ static void respond_metrics(swb_edge *e, swb_edge_http *h)
 			(unsigned long long)st->client_events, (unsigned long long)st->client_events_rejected,
 			(unsigned long long)st->presence_joins, (unsigned long long)st->presence_join_fail,
 			(unsigned long long)st->webhooks_sent, (unsigned long long)st->webhooks_failed,
-			(unsigned long long)st->webhooks_dropped, (unsigned long long)st->accept_failures);
+			(unsigned long long)st->webhooks_dropped, (unsigned long long)st->accept_failures,
+			(unsigned long long)st->coalesced_sends);
 	h->status = 200;
 	h->content_type = "text/plain; version=0.0.4";
 	h->resp_ready = true;

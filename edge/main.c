@@ -34,6 +34,7 @@ static void stop_now(swb_edge *e)
 	uv_close((uv_handle_t *)&e->tick, NULL);
 	uv_close((uv_handle_t *)&e->sigint, NULL);
 	uv_close((uv_handle_t *)&e->sigterm, NULL);
+	swb_edge_wire_stop(e);
 	swb_edge_server_stop(e);
 	swb_edge_link_stop(e);
 	swb_edge_counts_stop(e);
@@ -153,6 +154,7 @@ int main(int argc, char **argv)
 	uv_timer_init(&e->loop, &e->tick);
 	e->tick.data = e;
 	swb_edge_counts_init(e);
+	swb_edge_wire_start(e);
 	uv_signal_init(&e->loop, &e->sigint);
 	uv_signal_init(&e->loop, &e->sigterm);
 	e->sigint.data = e->sigterm.data = e;
@@ -174,6 +176,7 @@ int main(int argc, char **argv)
 		swb_warn("uv loop still had open handles at exit");
 	swb_edge_presence_fini(e);
 	swb_edge_cache_clear(e);
+	swb_edge_wire_fini(e);
 	swb_edge_chans_fini(&e->chans);
 	swb_edge_apps_fini(&e->apps);
 	swb_edge_link_lib_fini();
