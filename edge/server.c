@@ -210,6 +210,13 @@ int swb_edge_server_start(swb_edge *e)
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = loops;
 	info.timeout_secs = 10;
+	/* No lws validity timer: lws would keep one per connection in a
+	 * sorted list (pt_sul_owner), and each insert walks it, O(n): at 17k
+	 * connections per edge that was 29% of the edge's CPU during a
+	 * connection ramp (perf: lws_dll2_add_sorted). Liveness is ours
+	 * (conn.c: activity timeout, ping, pong timeout). */
+	static const lws_retry_bo_t no_validity = { .secs_since_valid_ping = 0, .secs_since_valid_hangup = 0 };
+	info.retry_and_idle_policy = &no_validity;
 	e->lws = lws_create_context(&info);
 	if (!e->lws) {
 		swb_err("libwebsockets context creation failed");
