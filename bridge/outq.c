@@ -150,17 +150,23 @@ static int send_head(swb_bridge_edge *e, size_t k)
 	nng_msg *m = k == 1 ? peek(e, 0) : pack_batch(e, k);
 	if (!m)
 		return NNG_ENOMEM;
-	int rv = nng_sendmsg(e->push, m, NNG_FLAG_NONBLOCK);
-	if (rv != 0) {
-		if (k > 1)
-			nng_msg_free(m);
+	if (k == 1) { /* once sent, NNG may free m on its own thread: no pop(), which reads it */
+		size_t len = nng_msg_len(m);
+		int rv = nng_sendmsg(e->push, m, NNG_FLAG_NONBLOCK);
+		if (rv == 0) {
+			e->out_head = (e->out_head + 1) % e->out_cap;
+			e->out_len--;
+			e->out_bytes -= len;
+		}
 		return rv;
 	}
-	for (size_t i = 0; i < k; i++) {
-		nng_msg *q = pop(e);
-		if (k > 1)
-			nng_msg_free(q); /* k == 1: NNG owns it now */
+	int rv = nng_sendmsg(e->push, m, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		nng_msg_free(m);
+		return rv;
 	}
+	for (size_t i = 0; i < k; i++)
+		nng_msg_free(pop(e));
 	return 0;
 }
 

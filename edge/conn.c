@@ -124,9 +124,12 @@ static int queue_push(swb_edge_conn *c, swb_buf *b)
 /* Queue one reference, closing a slow consumer. 0 or -1. */
 static int swb_edge_conn_send_queued(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 {
-	if (c->close_code)
+	if (c->close_code) {
+		e->st.drops++;
 		return -1;
+	}
 	if (c->q_bytes + b->len > (size_t)e->cfg.max_queue) {
+		e->st.drops++;
 		e->st.slow_disconnects++;
 		swb_info("slow consumer %s: queue %zu bytes + %zu over %ld, closing 4100", c->socket_id,
 			 c->q_bytes, b->len, e->cfg.max_queue);
@@ -180,16 +183,18 @@ static int write_some(swb_edge *e, swb_edge_conn *c)
 				  SWB_EDGE_COALESCE_MAX) {
 		b = queue_pop(c);
 		int n = lws_write(c->wsi, swb_buf_payload(b), b->len, LWS_WRITE_TEXT);
-		swb_buf_unref(b);
 		e->st.messages_out++;
+		e->st.bytes_out += b->len;
+		swb_buf_unref(b);
 		return n < 0 ? -1 : 0;
 	}
 	size_t used = 0;
 	while (c->q_n && used + swb_edge_wire_size(c->q[c->q_head]->len) <= SWB_EDGE_COALESCE_MAX) {
 		b = queue_pop(c);
 		used += swb_edge_wire_frame(pack + LWS_PRE + used, swb_buf_payload(b), b->len);
-		swb_buf_unref(b);
 		e->st.messages_out++;
+		e->st.bytes_out += b->len;
+		swb_buf_unref(b);
 	}
 	e->st.coalesced_sends++;
 	return lws_write(c->wsi, pack + LWS_PRE, used, LWS_WRITE_RAW) < 0 ? -1 : 0;
