@@ -27,7 +27,7 @@
 
 #define SWB_EDGE_MAX_SUBS 100        /* subscriptions per connection */
 #define SWB_EDGE_ACK_TIMEOUT_MS 5000 /* publish -> PublishAck */
-#define SWB_EDGE_RX_BUFFER 1024   /* lws per-connection rx buffer (allocated once traffic touches it) */
+#define SWB_EDGE_RX_BUFFER 512    /* lws per-connection rx buffer (allocated once traffic touches it) */
 #define SWB_EDGE_TX_PACKET (1024 * 1024) /* largest single send() lws may issue */
 #define SWB_EDGE_COALESCE_MAX (64 * 1024) /* bytes of queued frames packed into one send() */
 #define SWB_EDGE_SENDS_PER_TURN 4  /* coalesced sends per connection per turn (fairness) */
