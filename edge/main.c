@@ -36,6 +36,7 @@ static void stop_now(swb_edge *e)
 	uv_close((uv_handle_t *)&e->sigint, NULL);
 	uv_close((uv_handle_t *)&e->sigterm, NULL);
 	uv_close((uv_handle_t *)&e->sighup, NULL);
+	swb_edge_wire_stop(e);
 	swb_edge_server_stop(e);
 	swb_edge_link_stop(e);
 	swb_edge_counts_stop(e);
@@ -55,6 +56,7 @@ static void shutdown_edge(swb_edge *e)
 	swb_info("shutting down: closing %u connections with 4200", e->st.connections);
 	uv_timer_stop(&e->tick);
 	swb_edge_conn *c, *tmp;
+	swb_edge_listener_stop(e); /* new connections go to the other edges on the port */
 	HASH_ITER(hh, e->by_sid, c, tmp)
 		swb_edge_conn_close(e, c, 4200, "Server shutting down", true);
 	if (e->st.connections == 0) {
@@ -109,6 +111,7 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 	swb_opt opts[] = {
 		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "runtime dir holding bridge.ipc", &c->runtime_dir, 0, 0 },
 		{ "listen", "SWB_LISTEN", SWB_OPT_STR, "HOST:PORT", "address for WebSocket + HTTP API (default 0.0.0.0:6001)", &c->listen, 0, 0 },
+		{ "reuseport", "SWB_REUSEPORT", SWB_OPT_FLAG, NULL, "share the --listen port with other edges of this host (SO_REUSEPORT; the kernel spreads connections)", &c->reuseport, 0, 0 },
 		{ "app", "SWB_APPS", SWB_OPT_LIST, "ID:KEY:SECRET", "an app to serve (repeatable; env: comma/space separated)", &apps, 0, 0 },
 		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or JSON: [{\"id\",\"key\",\"secret\",\"enabled\",\"client_events\",\"client_event_rate\",\"max_connections\" (cluster-wide, eventually consistent within ~1-2 s; per edge while the bridge is unreachable),\"presence_max_members\",\"allowed_origins\":[...],\"webhooks\":[{\"url\",\"events\":[...]}]}]", &apps_file, 0, 0 },
 		{ "webhook", "SWB_WEBHOOKS", SWB_OPT_LIST, "ID=URL", "send every webhook event of app ID to URL (repeatable)", &hooks, 0, 0 },
@@ -171,6 +174,7 @@ int main(int argc, char **argv)
 	uv_timer_init(&e->loop, &e->tick);
 	e->tick.data = e;
 	swb_edge_counts_init(e);
+	swb_edge_wire_start(e);
 	if (swb_edge_metrics_init(e) < 0)
 		swb_warn("out of memory: /metrics will be empty");
 	uv_signal_init(&e->loop, &e->sigint);
@@ -197,6 +201,7 @@ int main(int argc, char **argv)
 		swb_warn("uv loop still had open handles at exit");
 	swb_edge_presence_fini(e);
 	swb_edge_cache_clear(e);
+	swb_edge_wire_fini(e);
 	swb_edge_chans_fini(&e->chans);
 	swb_edge_apps_fini(&e->apps);
 	swb_edge_metrics_fini(e);
