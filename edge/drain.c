@@ -1,6 +1,7 @@
 /* drain.c: how an edge ends. A drain (SIGTERM, or DrainCmd from the
- * bridge) stops taking WebSocket connections (upgrades get 503, /readyz
- * says 503), then tells the clients to reconnect elsewhere with
+ * bridge) stops taking WebSocket connections (with --reuseport its
+ * listener closes, so the kernel sends new ones to the other edges on the
+ * port; otherwise upgrades get 503 and /readyz says 503), then tells the clients to reconnect elsewhere with
  * pusher:error + close 4200, spread at --drain-rate connections per second
  * so that a rolling restart is not a reconnect storm, and stops once they
  * (and the HTTP API requests waiting for the bridge) are gone or
@@ -42,6 +43,7 @@ static void stop_now(swb_edge *e)
 	if (e->watchdog_on)
 		uv_close((uv_handle_t *)&e->watchdog, NULL);
 	e->watchdog_on = false;
+	swb_edge_wire_stop(e);
 	swb_edge_server_stop(e);
 	swb_edge_link_stop(e);
 	swb_edge_counts_stop(e);
@@ -59,6 +61,7 @@ void swb_edge_shutdown(swb_edge *e)
 		swb_sd_notify("STOPPING=1");
 	uv_timer_stop(&e->drain_timer);
 	uv_timer_stop(&e->tick);
+	swb_edge_listener_stop(e); /* new connections go to the other edges on the port */
 	uint32_t left = 0;
 	swb_edge_conn *c, *tmp;
 	HASH_ITER(hh, e->by_sid, c, tmp) {
@@ -130,6 +133,7 @@ void swb_edge_drain_start(swb_edge *e, uint32_t rate, uint32_t deadline_ms, cons
 	e->drain_start_ms = swb_mono_ms();
 	e->drain_told = 0;
 	swb_sd_notify("STOPPING=1\nSTATUS=draining");
+	swb_edge_listener_stop(e); /* --reuseport: the kernel sends new connections to the other edges */
 	swb_info("draining (%s): %u connection(s), %u/s%s, deadline %u ms", why, e->st.connections, rate,
 		 rate ? "" : " (all at once)", deadline_ms);
 	swb_edge_link_stats(e); /* the bridge sees draining=true now */

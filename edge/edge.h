@@ -28,9 +28,10 @@
 
 #define SWB_EDGE_MAX_SUBS 100        /* subscriptions per connection */
 #define SWB_EDGE_ACK_TIMEOUT_MS 5000 /* publish -> PublishAck */
-#define SWB_EDGE_RX_BUFFER 1024   /* lws per-connection rx buffer (allocated once traffic touches it) */
+#define SWB_EDGE_RX_BUFFER 512    /* lws per-connection rx buffer (allocated once traffic touches it) */
 #define SWB_EDGE_TX_PACKET (1024 * 1024) /* largest single send() lws may issue */
-#define SWB_EDGE_WRITES_PER_CALLBACK 64 /* frames written per SERVER_WRITEABLE */
+#define SWB_EDGE_COALESCE_MAX (64 * 1024) /* bytes of queued frames packed into one send() */
+#define SWB_EDGE_SENDS_PER_TURN 4  /* coalesced sends per connection per turn (fairness) */
 #define SWB_EDGE_SHUTDOWN_GRACE_MS 300 /* for close frames on SIGTERM */
 #define SWB_EDGE_CLOSE_GRACE_S 3     /* hard close if a close frame cannot be sent */
 #define SWB_EDGE_JOIN_TIMEOUT_MS 5000 /* PresenceJoin -> PresenceJoined */
@@ -51,6 +52,7 @@ typedef struct swb_edge_config {
 	long drain_deadline;         /* seconds a drain waits for clients to go */
 	long handshake_timeout;      /* seconds: TLS accept, HTTP head, HTTP body */
 	const char *tls_cert, *tls_key, *tls_ca; /* NULL = plain TCP (tls.c) */
+	bool reuseport;              /* own SO_REUSEPORT listener (listen.c) */
 } swb_edge_config;
 
 /* Where the app table comes from, kept for a reload (ops.c). The lists
@@ -71,6 +73,7 @@ typedef struct swb_edge_cache_req swb_edge_cache_req;
 typedef struct swb_edge_count_dirty swb_edge_count_dirty;
 typedef struct swb_edge_webhooks swb_edge_webhooks;
 typedef struct swb_edge_replay swb_edge_replay;
+typedef struct swb_edge_listener swb_edge_listener;
 
 enum swb_edge_live_list { SWB_EDGE_LIVE_NONE = 0, SWB_EDGE_LIVE_ACTIVE, SWB_EDGE_LIVE_PINGED };
 
@@ -100,6 +103,7 @@ struct swb_edge_conn {
 	bool close_sent;
 	bool ping_due;
 	bool rx_drop;                /* rest of an oversized/binary message is ignored */
+	bool wire_marked;            /* in swb_edge.wire_v: flush at the end of this loop turn */
 	/* issue #3 state, all NULL/zero for a plain public-channel client */
 	swb_edge_pres *pres;         /* presence subscriptions (presence.c) */
 	swb_edge_signin *signin;     /* set while signed in (users.c) */
@@ -130,6 +134,8 @@ typedef struct swb_edge_stats {
 	uint64_t client_events, client_events_rejected;
 	uint64_t presence_joins, presence_join_fail;
 	uint64_t webhooks_sent, webhooks_failed, webhooks_dropped;
+	uint64_t accept_failures;     /* --reuseport accept()/adopt failures */
+	uint64_t coalesced_sends;     /* sends that carried several frames */
 	uint64_t reload_failures;     /* reloads that kept the old app table (ops.c) */
 	/* operations (issue #5) */
 	uint64_t bytes_in, bytes_out;   /* client message payload / event frame bytes */
@@ -157,6 +163,7 @@ typedef struct swb_edge {
 	uv_loop_t loop;
 	struct lws_context *lws;
 	void *tls_ctx;               /* the vhost's SSL_CTX (tls.c), owned by lws */
+	swb_edge_listener *listener; /* --reuseport only */
 	bool lws_stopping;
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm, sighup;
@@ -178,6 +185,11 @@ typedef struct swb_edge {
 	uv_timer_t counts_timer;
 	bool counts_armed;
 	swb_edge_webhooks *webhooks;
+	/* wire.c: connections with fresh deliveries, written once per loop turn */
+	swb_edge_conn **wire_v;
+	uint32_t wire_n, wire_cap;
+	uv_check_t wire_check;
+	uv_prepare_t wire_prepare;
 	uint64_t next_request_id;
 	swb_edge_stats st;
 	struct swb_edge_metrics *metrics; /* metrics.c (owned) */
@@ -206,14 +218,30 @@ void swb_edge_server_free(swb_edge *e);
 /* Route lws's log into ours at the level swb_log has now. */
 void swb_edge_server_log_level(swb_edge *e);
 
+/* listen.c: an SO_REUSEPORT socket on host:port ("" = every address)
+ * whose connections are adopted into vh. 0, or -1 (logged). */
+int swb_edge_listener_start(swb_edge *e, struct lws_vhost *vh, const char *host, int port);
+void swb_edge_listener_stop(swb_edge *e);
+
+/* wire.c */
+void swb_edge_wire_start(swb_edge *e);
+void swb_edge_wire_stop(swb_edge *e);
+void swb_edge_wire_fini(swb_edge *e);
+void swb_edge_wire_mark(swb_edge *e, swb_edge_conn *c);
+void swb_edge_wire_forget(swb_edge *e, swb_edge_conn *c);
+void swb_edge_wire_flush(swb_edge *e);
+
 /* conn.c */
 swb_edge_conn *swb_edge_conn_new(swb_edge *e, struct lws *wsi);
 void swb_edge_conn_free(swb_edge *e, swb_edge_conn *c);
 /* Queue one reference to b (the caller keeps its own). Returns 0, or -1
  * if the connection is closing or was just closed as a slow consumer. */
 int swb_edge_conn_send(swb_edge *e, swb_edge_conn *c, swb_buf *b);
-/* Fan-out path: write now if nothing is pending, else queue (as above). */
+/* Fan-out path: queue (as above) and mark c for the end-of-turn flush
+ * (wire.c), which writes all of c's queued frames in one send(). */
 int swb_edge_conn_deliver(swb_edge *e, swb_edge_conn *c, swb_buf *b);
+/* Write c's queue now (coalesced), or leave it to SERVER_WRITEABLE. */
+void swb_edge_conn_flush(swb_edge *e, swb_edge_conn *c);
 /* Queue a frame the caller gives up (NULL = allocation failure). */
 int swb_edge_conn_send_new(swb_edge *e, swb_edge_conn *c, swb_buf *b);
 /* Close with a WebSocket close code once the queue is written; drop=true

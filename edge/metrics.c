@@ -18,7 +18,7 @@ typedef struct swb_edge_metrics {
 	swb_metric *conns, *chans, *subs, *queued, *link, *ready, *draining, *config_gen, *reload_fail;
 	swb_metric *conns_total, *msgs_in, *msgs_out, *bytes_in, *bytes_out, *drops, *slow, *bad_frames,
 		*bad_deliveries, *link_fail, *publishes, *publish_fail, *auth, *client_events, *client_rejected,
-		*pjoins, *pjoin_fail, *wh_sent, *wh_failed, *wh_dropped;
+		*pjoins, *pjoin_fail, *wh_sent, *wh_failed, *wh_dropped, *accept_fail, *coalesced;
 	swb_metric *http, *latency;
 	swb_metric *hostile[9]; /* issue #6, in the order of hostile_counters() */
 } swb_edge_metrics;
@@ -90,6 +90,9 @@ static void register_all(swb_edge_metrics *m)
 	m->wh_sent = counter(m, "swb_edge_webhooks_sent_total", "Webhook batches delivered");
 	m->wh_failed = counter(m, "swb_edge_webhooks_failed_total", "Webhook attempts that failed");
 	m->wh_dropped = counter(m, "swb_edge_webhooks_dropped_total", "Webhook events dropped");
+	m->accept_fail = counter(m, "swb_edge_accept_failures_total",
+				 "--reuseport: accept() out of descriptors/memory, or lws refused the socket");
+	m->coalesced = counter(m, "swb_edge_coalesced_sends_total", "send()s that carried several queued frames");
 	m->http = swb_metrics_add(&m->reg, SWB_METRIC_COUNTER, "swb_edge_http_requests_total",
 				  "HTTP requests answered (API, /metrics, /healthz, /readyz), by status code", "code",
 				  16, NULL, 0);
@@ -189,6 +192,8 @@ static void update(swb_edge *e, swb_edge_metrics *m)
 	SET(wh_sent, st->webhooks_sent);
 	SET(wh_failed, st->webhooks_failed);
 	SET(wh_dropped, st->webhooks_dropped);
+	SET(accept_fail, st->accept_failures);
+	SET(coalesced, st->coalesced_sends);
 #undef SET
 	swb_metric_set(m->auth, "websocket", (double)st->auth_failures);
 	swb_metric_set(m->auth, "http_api", (double)st->api_auth_failures);

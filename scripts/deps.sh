@@ -20,6 +20,7 @@ PKGS=(
   libcmocka-dev                         # unit tests
   redis-server redis-tools              # the bus, and the integration tests
   chromium                              # compat test: pusher-js in a headless browser (large; only when missing)
+  gnuplot-nox                           # tests/bench/plot.sh: the latency plot of docs/benchmarks.md
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
