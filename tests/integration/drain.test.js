@@ -193,3 +193,39 @@ c.test('--drain-deadline: what is left when it passes is closed with 4200, exit 
   assert.ok(told >= 1 && told < clients.length, `${told} of ${clients.length} told before the deadline`);
   assert.match(fs.readFileSync(edgeE.proc.logPath, 'utf8'), /drain deadline \(2000 ms\) reached with \d+ connection\(s\)/);
 });
+
+c.test('--reuseport: a draining edge closes its listener, its clients reconnect to the same port and land on the other edge', async () => {
+  const ch = uniqueId('drain-rp');
+  const r1 = await c.addEdge(hostA, { args: ['--reuseport', '--drain-rate', '20'] });
+  const r2 = await c.addEdge(hostA, { args: ['--reuseport'], port: r1.port });
+  /* /readyz on the shared port may be answered by r1: wait for r2's own start line. */
+  const idOf = (edge) => waitFor(() => {
+    const m = fs.readFileSync(edge.proc.logPath, 'utf8').match(/edge id (\d+)/);
+    return m && /bridge welcomed us/.test(fs.readFileSync(edge.proc.logPath, 'utf8')) && m[1];
+  }, { what: `${edge.name} started and linked` });
+  const [id1, id2] = [await idOf(r1), await idOf(r2)];
+  /* The kernel spreads connections over both: keep connecting until r1 has 10. */
+  const onR1 = [];
+  for (let i = 0; i < 200 && onR1.length < 10; i++) {
+    const cl = await c.connect(r1, { name: `rp${i}` });
+    if (cl.socketId.startsWith(`${id1}.`)) {
+      await cl.subscribe(ch);
+      onR1.push(new Mover(cl, ch, r1)); /* same port */
+    }
+  }
+  assert.equal(onR1.length, 10, 'the kernel sent connections to both edges');
+  r1.proc.child.kill('SIGTERM');
+  const exit = await waitFor(() => r1.proc.exit, { timeout: 30000, what: 'the drained edge to exit' });
+  assert.equal(exit.code, 0);
+  await waitFor(() => {
+    const bad = onR1.find((m) => m.moveError);
+    if (bad) throw bad.moveError;
+    return onR1.every((m) => m.moved);
+  }, { timeout: 20000, what: 'every client of r1 back on the port' });
+  for (const m of onR1) {
+    assert.equal(m.closed.code, 4200);
+    assert.ok(m.moved.socketId.startsWith(`${id2}.`), `${m.moved.socketId} is on the other edge`);
+  }
+  await c.publish(r2, { name: 'tick', channel: ch, data: { seq: 0 } });
+  await waitFor(() => onR1.every((m) => seqs(m.moved, ch).length === 1), { what: 'delivery on the moved clients' });
+});
