@@ -1,0 +1,126 @@
+'use strict';
+/* Issue #6, nng bug #1518: on Debian 12's nng 1.5.2 a peer that connects to
+ * an NNG IPC listener and goes away before NNG has written its SP header
+ * ends that listener's accept loop for good (already accepted pipes keep
+ * working, nothing new is ever accepted). A local rogue must not be able to
+ * do that to any of our listeners: the bridge's bridge.ipc (edges dial it)
+ * and control.ipc (swbctl), and each edge's edge-ID.ipc (the bridge
+ * delivers on it). Each daemon checks its listeners (--ipc-check-interval,
+ * default 2000 ms) and re-creates one that stopped accepting.
+ *
+ * The rogues: connect and close at once; connect, send a garbage 8-byte
+ * header, close; connect, send a valid SP header of the wrong protocol
+ * (bus0), close. Each is repeated, since the stall needs the close to win
+ * a race against NNG writing its header. */
+
+const { before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const { Cluster, uniqueId, waitFor, freePort, api } = require('../lib/cluster');
+const { waitDeliveryWorks } = require('../lib/deliveries');
+const prom = require('../lib/prom');
+
+const c = new Cluster('ipc-stall');
+const CH = uniqueId('stall');
+/* Detection takes a few check intervals; bounded, never asserted on. */
+const BOUND = { timeout: 30000 };
+const ROUNDS = 10;
+const KINDS = ['close', 'garbage', 'wrong-protocol'];
+let a;
+let e1;
+let cl1;
+let mport;
+
+function rogueOnce(sockPath, kind) {
+  return new Promise((resolve) => {
+    const s = net.connect({ path: sockPath });
+    s.on('error', () => resolve());
+    s.on('connect', () => {
+      if (kind === 'garbage') s.write(Buffer.from('GET / HT'));
+      if (kind === 'wrong-protocol') s.write(Buffer.from([0, 0x53, 0x50, 0, 0x00, 0x70, 0, 0])); /* bus0 */
+      s.destroy();
+      resolve();
+    });
+  });
+}
+
+async function rogue(sockPath, kind) {
+  for (let i = 0; i < ROUNDS; i++) await rogueOnce(sockPath, kind);
+}
+
+function restarts(text, socket) {
+  const v = prom.value(prom.parse(text), 'swb_ipc_listener_restarts_total', { socket });
+  return v === undefined ? 0 : v;
+}
+
+async function bridgeRestarts(socket) {
+  return restarts((await api.get(mport, '/metrics')).text, socket);
+}
+
+async function edgeRestarts(edge) {
+  return restarts((await api.get(edge.port, '/metrics')).text, 'deliver');
+}
+
+/* The edge's deliver socket: the runtime dir's only edge-*.ipc that is not
+ * another edge's (ids are random; the edge logs its own). */
+function deliverPath(edge) {
+  const m = /deliveries on ipc:\/\/(\S+)/.exec(fs.readFileSync(edge.proc.logPath, 'utf8'));
+  assert.ok(m, `${edge.name}: no "deliveries on" line in its log`);
+  return m[1];
+}
+
+before(async () => {
+  await c.startRedis();
+  mport = await freePort();
+  a = await c.addHost('a', { bridgeArgs: ['--metrics-listen', `127.0.0.1:${mport}`] });
+  e1 = await c.addEdge(a);
+  cl1 = await c.connect(e1, { name: 'cl1' });
+  await cl1.subscribe(CH);
+  await waitDeliveryWorks((body) => c.publish(e1, body), CH, [cl1]);
+});
+
+after(() => c.stop());
+
+for (const kind of KINDS) {
+  c.test(`bridge.ipc, rogue "${kind}": a new edge still becomes ready and delivery works everywhere`, async () => {
+    await rogue(path.join(a.dir, 'bridge.ipc'), kind);
+    const e = await c.addEdge(a, { waitReady: false });
+    await c.waitEdgeReady(e, BOUND);
+    const cl = await c.connect(e, { name: `cl-${kind}` });
+    await cl.subscribe(CH);
+    await waitDeliveryWorks((body) => c.publish(e, body), CH, [cl1, cl], BOUND);
+    /* A re-created listener drops the pipes it had accepted: the old edge
+     * dials again by itself, its clients stay. */
+    await waitDeliveryWorks((body) => c.publish(e1, body), CH, [cl1, cl], BOUND);
+    assert.equal(cl1.closeInfo, null, 'the old edge\'s client was not disconnected');
+  });
+}
+
+c.test('bridge.ipc: the re-created listener is counted and keeps mode 0600', async () => {
+  assert.ok(await bridgeRestarts('bridge') >= 1, 'swb_ipc_listener_restarts_total{socket="bridge"} >= 1');
+  assert.equal(fs.statSync(path.join(a.dir, 'bridge.ipc')).mode & 0o777, 0o600);
+});
+
+for (const kind of KINDS) {
+  c.test(`control.ipc, rogue "${kind}": swbctl status still works`, async () => {
+    await rogue(path.join(a.dir, 'control.ipc'), kind);
+    await waitFor(async () => (await c.status(a)).ok, { ...BOUND, what: 'swbctl status ok' });
+  });
+}
+
+c.test('control.ipc: the re-created listener is counted and keeps mode 0600', async () => {
+  assert.ok(await bridgeRestarts('control') >= 1, 'swb_ipc_listener_restarts_total{socket="control"} >= 1');
+  assert.equal(fs.statSync(path.join(a.dir, 'control.ipc')).mode & 0o777, 0o600);
+});
+
+c.test('edge-ID.ipc, rogue "close", then kill -9 + start of the bridge: the new bridge delivers to that edge', async () => {
+  const sock = deliverPath(e1);
+  await rogue(sock, 'close');
+  await c.restartBridge(a, { kill9: true });
+  await waitDeliveryWorks((body) => c.publish(e1, body), CH, [cl1], BOUND);
+  assert.ok(await edgeRestarts(e1) >= 1, 'swb_ipc_listener_restarts_total{socket="deliver"} >= 1 on the edge');
+  assert.equal(fs.statSync(sock).mode & 0o777, 0o600);
+  assert.equal(cl1.closeInfo, null, 'the edge\'s client was not disconnected');
+});
