@@ -22,7 +22,7 @@
 #define IPCWD_FAILS 2            /* failed checks in a row before a re-creation */
 #define IPCWD_HDR_WAITS 3        /* extra ticks a check may wait for the header */
 #define IPCWD_MIN_MS 100         /* shortest interval */
-#define IPCWD_WARN_EVERY_MS 60000 /* one warning line per this, the counter has the rest */
+#define IPCWD_WARN_EVERY_MS 10000 /* one warning line per this, the counter has the rest */
 #define IPCWD_HDR 8              /* SP header: 0 'S' 'P' 0, protocol id (BE16), 0 0 */
 #define IPCWD_FRAME 9            /* IPC frame header: type (1), length (BE64) */
 

@@ -15,7 +15,7 @@
  * failed checks in a row the listener is closed (NNG then also closes the
  * pipes it had accepted: their peers dial again) and created anew on the
  * same socket and path, with the same file mode and group. Each re-creation
- * is counted (swb_ipcwd_restarts) and logged (at most once a minute). */
+ * is counted (swb_ipcwd_restarts) and logged (at most one line per 10 s). */
 #ifndef SWB_IPC_WATCHDOG_H
 #define SWB_IPC_WATCHDOG_H
 

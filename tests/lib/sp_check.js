@@ -8,7 +8,8 @@
  * closes: EOF. Resolves 'accepting' (header then EOF), 'stalled' (header,
  * then nothing within `timeout` ms), or 'no-answer' (no header). The
  * connection stays open until the header came, so the check itself never
- * triggers the bug. */
+ * triggers the bug. A check parked on a stalled listener also sees EOF
+ * when the listener is closed: ask twice to be sure. */
 
 const net = require('node:net');
 
