@@ -19,8 +19,11 @@
 #include "log.h"
 #include "util.h"
 
-#define IPCWD_FAILS 2            /* failed checks in a row before a re-creation */
-#define IPCWD_HDR_WAITS 3        /* extra ticks a check may wait for the header */
+#define IPCWD_SILENT_TICKS 2     /* judgements with the header but no EOF: stalled */
+#define IPCWD_HDR_TICKS 4        /* judgements without the header: failed */
+#define IPCWD_CONNECT_FAILS 2    /* refused / missing file, in a row: re-create */
+#define IPCWD_BURST 10           /* re-creations allowed back to back ... */
+#define IPCWD_REFILL_MS 60000    /* ... then one a minute (each leaks, see relisten()) */
 #define IPCWD_MIN_MS 100         /* shortest interval */
 #define IPCWD_WARN_EVERY_MS 10000 /* one warning line per this, the counter has the rest */
 #define IPCWD_HDR 8              /* SP header: 0 'S' 'P' 0, protocol id (BE16), 0 0 */
@@ -37,10 +40,14 @@ struct swb_ipcwd {
 	uint8_t got[IPCWD_HDR];
 	size_t ngot;
 	int fd;                      /* the check connection, -1 = none */
-	unsigned fails;              /* failed checks in a row */
-	unsigned waits;              /* ticks the open check has waited for the header */
+	unsigned fails;              /* failed connects in a row */
+	unsigned waits;              /* judgements of the open check so far */
 	uint64_t restarts, warned_ms;
 	bool listen_failed;          /* the last re-creation failed (logged once) */
+	const char *stalled;         /* why the listener must be re-created, or NULL */
+	unsigned tokens;             /* re-creations allowed now */
+	uint64_t refill_ms;
+	bool postponed_logged;
 	uv_timer_t tick;
 };
 
@@ -79,10 +86,14 @@ int swb_ipcwd_listen(nng_socket sock, const swb_ipcwd_cfg *cfg, nng_listener *ou
 enum verdict { CHECK_PASSED, CHECK_FAILED, CHECK_PENDING };
 
 /* Passed: the listener answered with its header and the socket then closed
- * our pipe (EOF). Failed: the header came and nothing else (the stall), or
- * anything else odd. Pending: no header yet (a busy process): closing now
- * could itself trigger #1518, so the check stays open a little longer.
- * Reads only what has arrived; never blocks. */
+ * our pipe (EOF). Failed: the header came and then nothing for
+ * IPCWD_SILENT_TICKS judgements (the stall: two intervals at least, so a
+ * slow process is not taken for a stalled one), no header for
+ * IPCWD_HDR_TICKS (closing before the header could itself trigger #1518,
+ * so this waits longer), or anything odd. One connection per verdict: on
+ * a stalled listener each check stays parked inside NNG for good (see
+ * relisten()), so a verdict must not take several. Reads only what has
+ * arrived; never blocks. */
 static enum verdict check_verdict(swb_ipcwd *w)
 {
 	uint8_t buf[64];
@@ -97,11 +108,14 @@ static enum verdict check_verdict(swb_ipcwd *w)
 		if (n < 0 && errno == EINTR)
 			continue;
 		bool eof = n == 0 || errno == ECONNRESET, again = n < 0 && errno == EAGAIN;
-		if (w->ngot == IPCWD_HDR && memcmp(w->got, w->want, IPCWD_HDR) != 0)
+		bool hdr = w->ngot == IPCWD_HDR;
+		if (hdr && memcmp(w->got, w->want, IPCWD_HDR) != 0)
 			return CHECK_FAILED;
-		if (w->ngot < IPCWD_HDR)
-			return again && w->waits++ < IPCWD_HDR_WAITS ? CHECK_PENDING : CHECK_FAILED;
-		return eof ? CHECK_PASSED : CHECK_FAILED;
+		if (eof)
+			return hdr ? CHECK_PASSED : CHECK_FAILED;
+		if (!again)
+			return CHECK_FAILED;
+		return ++w->waits < (hdr ? IPCWD_SILENT_TICKS : IPCWD_HDR_TICKS) ? CHECK_PENDING : CHECK_FAILED;
 	}
 }
 
@@ -117,7 +131,12 @@ static void warn_restart(swb_ipcwd *w, const char *why)
 }
 
 /* Close the listener (NNG unlinks its file and closes its pipes) and
- * listen again on the same socket and path. */
+ * listen again on the same socket and path. nng 1.5.2 never frees a
+ * stalled listener's transport endpoint: connections it negotiated after
+ * the stall (our check among them) sit in its wait list, which only an
+ * accept empties, and the endpoint waits for them. So each re-creation
+ * leaves its listening fd, those connections' fds and a few KiB behind
+ * (docs/operations.md). */
 static void relisten(swb_ipcwd *w, const char *why)
 {
 	if (w->listening)
@@ -137,10 +156,33 @@ static void relisten(swb_ipcwd *w, const char *why)
 	warn_restart(w, why);
 }
 
-static void check_failed(swb_ipcwd *w, const char *why)
+static void connect_failed(swb_ipcwd *w, const char *why)
 {
-	if (++w->fails >= IPCWD_FAILS)
-		relisten(w, why);
+	if (++w->fails >= IPCWD_CONNECT_FAILS)
+		w->stalled = why;
+}
+
+/* A token bucket bounds what a process that stalls the listener again and
+ * again can make us leak: IPCWD_BURST, then one per IPCWD_REFILL_MS. */
+static bool may_relisten(swb_ipcwd *w)
+{
+	uint64_t now = swb_mono_ms(), n = (now - w->refill_ms) / IPCWD_REFILL_MS;
+	if (n) {
+		w->tokens = n >= IPCWD_BURST || w->tokens + n >= IPCWD_BURST ? IPCWD_BURST : w->tokens + (unsigned)n;
+		w->refill_ms += n * IPCWD_REFILL_MS;
+	}
+	if (!w->tokens) {
+		if (!w->postponed_logged)
+			swb_warn("%s listener %s stopped accepting again: re-created %d times back to back, "
+				 "now at most once a minute (a local process keeps stalling it, nng bug #1518)",
+				 w->cfg.name, w->url, IPCWD_BURST);
+		w->postponed_logged = true;
+		return false;
+	}
+	w->tokens--;
+	if (w->tokens == IPCWD_BURST - 1)
+		w->postponed_logged = false;
+	return true;
 }
 
 /* Connect as a peer, send our header and the malformed frame at once. */
@@ -155,7 +197,7 @@ static void check_start(swb_ipcwd *w)
 		int err = errno;
 		close(fd);
 		if (err == ENOENT || err == ECONNREFUSED)
-			check_failed(w, err == ENOENT ? "lost its socket file" : "refused a connection");
+			connect_failed(w, err == ENOENT ? "lost its socket file" : "refused a connection");
 		return; /* EAGAIN: backlog full, no verdict */
 	}
 	if (send(fd, w->hello, sizeof(w->hello), MSG_NOSIGNAL) != (ssize_t)sizeof(w->hello)) {
@@ -163,6 +205,7 @@ static void check_start(swb_ipcwd *w)
 		return;
 	}
 	w->fd = fd;
+	w->fails = 0;
 	w->ngot = 0;
 	w->waits = 0;
 }
@@ -176,13 +219,17 @@ static void on_tick(uv_timer_t *t)
 			return;
 		close(w->fd);
 		w->fd = -1;
-		if (v == CHECK_PASSED)
-			w->fails = 0;
-		else
-			check_failed(w, "stopped accepting connections");
+		if (v == CHECK_FAILED)
+			w->stalled = "stopped accepting connections";
 	}
-	if (!w->listening)
+	if (w->stalled) { /* no checks meanwhile: each would stay parked */
+		if (!may_relisten(w))
+			return;
+		relisten(w, w->stalled);
+		w->stalled = NULL;
+	} else if (!w->listening) {
 		relisten(w, "was gone");
+	}
 	if (w->listening && w->fd < 0)
 		check_start(w);
 }
@@ -211,6 +258,8 @@ swb_ipcwd *swb_ipcwd_start(uv_loop_t *loop, nng_socket sock, nng_listener l, con
 	sp_header(w->hello, peer); /* the frame after it stays all zero: type 0 is invalid */
 	sp_header(w->want, self);
 	w->fd = -1;
+	w->tokens = IPCWD_BURST;
+	w->refill_ms = swb_mono_ms();
 	uv_timer_init(loop, &w->tick);
 	w->tick.data = w;
 	uv_timer_start(&w->tick, on_tick, w->cfg.interval_ms, w->cfg.interval_ms);

@@ -11,11 +11,12 @@
  * peer protocol id), waits for the listener's header, then sends one
  * malformed frame (message type 0). An accepting listener hands the pipe
  * to the socket, whose first receive fails on that frame and closes it:
- * the watchdog sees EOF. A stalled listener never reads it. After two
- * failed checks in a row the listener is closed (NNG then also closes the
- * pipes it had accepted: their peers dial again) and created anew on the
- * same socket and path, with the same file mode and group. Each re-creation
- * is counted (swb_ipcwd_restarts) and logged (at most one line per 10 s). */
+ * the watchdog sees EOF. A stalled listener never reads it: header, then
+ * silence for two intervals, and the listener is closed (NNG then also
+ * closes the pipes it had accepted: their peers dial again) and created
+ * anew on the same socket and path, with the same file mode and group.
+ * Each re-creation is counted (swb_ipcwd_restarts) and logged (at most one
+ * line per 10 s). */
 #ifndef SWB_IPC_WATCHDOG_H
 #define SWB_IPC_WATCHDOG_H
 

@@ -174,6 +174,27 @@ c.test('with --ipc-check-interval 0 the same rogue leaves a listener stalled (nn
   await b.bridge.kill9();
 });
 
+c.test('a listener stalled again and again is re-created 10 times back to back, then at most once a minute', async () => {
+  const mp = await freePort();
+  const h = await c.addHost('c', { bridgeArgs: ['--ipc-check-interval', '100', '--metrics-listen', `127.0.0.1:${mp}`] });
+  const sock = path.join(h.dir, 'control.ipc');
+  const read = async () => restarts((await api.get(mp, '/metrics')).text, 'control');
+  await waitFor(async () => {
+    await rogue(sock, 'close');
+    return (await read()) >= 10;
+  }, { timeout: 60000, interval: 50, what: '10 re-creations of control.ipc' });
+  /* Keep stalling it for a while (30 more rounds): no more than one more
+   * re-creation (a refill) may happen within the minute. */
+  for (let i = 0; i < 30; i++) {
+    await rogue(sock, 'close');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const n = await read();
+  assert.ok(n >= 10 && n <= 11, `re-creations ${n}, expected 10 (11 if a minute passed)`);
+  assert.match(fs.readFileSync(h.bridge.logPath, 'utf8'), /now at most once a minute/);
+  await h.bridge.kill9();
+});
+
 c.test('edge-ID.ipc, rogue "close", then kill -9 + start of the bridge: the new bridge delivers to that edge', async () => {
   const sock = deliverPath(e1);
   await rogue(sock, 'close');
