@@ -2,9 +2,9 @@
  * stopped accepting (nng bug #1518; see ipc_watchdog.h for the mechanism
  * and the check). Runs on one libuv loop: one repeating timer, at most one
  * check connection open. A check started at one tick is judged at the
- * next, so a check has a whole interval to finish; its verdict only reads
- * what already arrived on the connection (a late loop cannot fake a
- * failure). */
+ * following ones, so it has at least a whole interval to finish; a verdict
+ * only reads what already arrived on the connection (a late loop cannot
+ * fake a failure). */
 #include "ipc_watchdog.h"
 
 #include <errno.h>

@@ -8,15 +8,16 @@
  *
  * The watchdog, on the owner's libuv loop, every interval connects to the
  * listener's own path as a legitimate peer (SP header with the socket's
- * peer protocol id), waits for the listener's header, then sends one
- * malformed frame (message type 0). An accepting listener hands the pipe
+ * peer protocol id) and sends, right behind the header, one malformed
+ * frame (message type 0), then waits. An accepting listener hands the pipe
  * to the socket, whose first receive fails on that frame and closes it:
  * the watchdog sees EOF. A stalled listener never reads it: header, then
  * silence for two intervals, and the listener is closed (NNG then also
  * closes the pipes it had accepted: their peers dial again) and created
  * anew on the same socket and path, with the same file mode and group.
  * Each re-creation is counted (swb_ipcwd_restarts) and logged (at most one
- * line per 10 s). */
+ * line per 10 s); nng leaks a little with each, so they are limited to 10
+ * back to back, then one a minute. */
 #ifndef SWB_IPC_WATCHDOG_H
 #define SWB_IPC_WATCHDOG_H
 
