@@ -19,6 +19,7 @@ typedef struct main_cfg {
 	long host_ttl, heartbeat;
 	const char *control_group, *metrics_listen;
 	long probe_interval, probe_timeout;
+	long ipc_check;
 	const char *config;
 	bool check;
 } main_cfg;
@@ -55,6 +56,9 @@ static void parse_flags(main_cfg *c, swb_bridge_redis_url *url, int argc, char *
 		{ "probe-timeout", "SWB_PROBE_TIMEOUT", SWB_OPT_INT, "MS",
 		  "a probe not back within this is a failure: not ready, subscribe connection rebuilt (default 3000)",
 		  &c->probe_timeout, 100, 600000 },
+		{ "ipc-check-interval", "SWB_IPC_CHECK_INTERVAL", SWB_OPT_INT, "MS",
+		  "check that bridge.ipc and control.ipc still accept connections every MS ms, re-create a "
+		  "stalled one (nng bug #1518); 0 = off (default 2000)", &c->ipc_check, 0, 3600000 },
 		{ "log-level", "SWB_LOG_LEVEL", SWB_OPT_STR, "LEVEL", "error|warn|info|debug", &c->log_level, 0, 0 },
 		{ "log-format", "SWB_LOG_FORMAT", SWB_OPT_STR, "FMT", "text|json", &c->log_format, 0, 0 },
 		{ 0 },
@@ -146,7 +150,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 int main(int argc, char **argv)
 {
 	main_cfg c = { SWB_DEFAULT_RUNTIME_DIR, "redis://127.0.0.1:6379", NULL, "swb", "info", "text", 30, 5,
-		       NULL, NULL, 1000, 3000, NULL, false };
+		       NULL, NULL, 1000, 3000, 2000, NULL, false };
 	if (gethostname(default_host, sizeof(default_host) - 1) != 0 || !default_host[0])
 		strcpy(default_host, "localhost");
 	c.host_id = default_host;
@@ -168,6 +172,7 @@ int main(int argc, char **argv)
 	b.metrics_listen = c.metrics_listen;
 	b.health.interval_ms = (uint64_t)c.probe_interval;
 	b.health.timeout_ms = (uint64_t)c.probe_timeout;
+	b.ipc_check_ms = (uint64_t)c.ipc_check;
 	b.start_ms = swb_mono_ms();
 	/* Envelope ids grow per origin across restarts too (edges drop stale
 	 * copies of a cached event by id): start from the wall clock in us. */

@@ -53,6 +53,7 @@ typedef struct swb_edge_config {
 	long handshake_timeout;      /* seconds: TLS accept, HTTP head, HTTP body */
 	const char *tls_cert, *tls_key, *tls_ca; /* NULL = plain TCP (tls.c) */
 	bool reuseport;              /* own SO_REUSEPORT listener (listen.c) */
+	long ipc_check_interval;     /* ms; edge-ID.ipc watchdog (nng#1518), 0 = off */
 } swb_edge_config;
 
 /* Where the app table comes from, kept for a reload (ops.c). The lists
@@ -385,6 +386,8 @@ int swb_edge_link_start(swb_edge *e);
 void swb_edge_link_stop(swb_edge *e);
 /* Pipe up and Welcome received. */
 bool swb_edge_link_ready(const swb_edge *e);
+/* Times edge-ID.ipc was re-created after it stopped accepting (nng#1518). */
+uint64_t swb_edge_link_listener_restarts(const swb_edge *e);
 bool swb_edge_link_up(const swb_edge *e);
 /* The bridge's last BridgeHealth: Redis connected and its pub/sub probe
  * coming back (true until a bridge says otherwise). */

@@ -104,7 +104,8 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 	swb_edge_config *c = &e->cfg;
 	*c = (swb_edge_config){ .runtime_dir = SWB_DEFAULT_RUNTIME_DIR, .listen = "0.0.0.0:6001",
 				.activity_timeout = 120, .pong_timeout = 30, .max_queue = 1048576,
-				.max_message = 65536, .drain_rate = 500, .drain_deadline = 30, .handshake_timeout = 10 };
+				.max_message = 65536, .drain_rate = 500, .drain_deadline = 30, .handshake_timeout = 10,
+				.ipc_check_interval = 2000 };
 	swb_opt opts[] = {
 		{ "config", "SWB_CONFIG", SWB_OPT_CONFIG, "FILE", "config file: one 'flag-name = value' per line (INI; see deploy/switchboard-edge.conf)", &config, 0, 0 },
 		{ "check-config", "SWB_CHECK_CONFIG", SWB_OPT_FLAG, NULL, "validate flags, env, config file and apps, print the effective configuration and exit (0 ok, 2 not)", &check, 0, 0 },
@@ -124,6 +125,7 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 		{ "tls-cert", "SWB_TLS_CERT", SWB_OPT_STR, "FILE", "PEM certificate chain: serve wss:// and https:// on --listen (reloaded on SIGHUP)", &c->tls_cert, 0, 0 },
 		{ "tls-key", "SWB_TLS_KEY", SWB_OPT_STR, "FILE", "PEM private key (unencrypted) for --tls-cert (reloaded on SIGHUP)", &c->tls_key, 0, 0 },
 		{ "tls-ca", "SWB_TLS_CA", SWB_OPT_STR, "FILE", "PEM CA bundle: require client certificates signed by it (mutual TLS)", &c->tls_ca, 0, 0 },
+		{ "ipc-check-interval", "SWB_IPC_CHECK_INTERVAL", SWB_OPT_INT, "MS", "check that edge-ID.ipc (the bridge delivers on it) still accepts connections every MS ms, re-create it if stalled (nng bug #1518); 0 = off (default 2000)", &c->ipc_check_interval, 0, 3600000 },
 		{ "log-level", "SWB_LOG_LEVEL", SWB_OPT_STR, "LEVEL", "error|warn|info|debug (default info)", &level, 0, 0 },
 		{ "log-format", "SWB_LOG_FORMAT", SWB_OPT_STR, "FMT", "text|json (default text)", &format, 0, 0 },
 		{ NULL, NULL, 0, NULL, NULL, NULL, 0, 0 },

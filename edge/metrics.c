@@ -19,7 +19,7 @@ typedef struct swb_edge_metrics {
 	swb_metric *conns_total, *msgs_in, *msgs_out, *bytes_in, *bytes_out, *drops, *slow, *bad_frames,
 		*bad_deliveries, *link_fail, *publishes, *publish_fail, *auth, *client_events, *client_rejected,
 		*pjoins, *pjoin_fail, *wh_sent, *wh_failed, *wh_dropped, *accept_fail, *coalesced;
-	swb_metric *http, *latency;
+	swb_metric *http, *latency, *ipc_restarts;
 	swb_metric *hostile[9]; /* issue #6, in the order of hostile_counters() */
 } swb_edge_metrics;
 
@@ -96,6 +96,9 @@ static void register_all(swb_edge_metrics *m)
 	m->http = swb_metrics_add(&m->reg, SWB_METRIC_COUNTER, "swb_edge_http_requests_total",
 				  "HTTP requests answered (API, /metrics, /healthz, /readyz), by status code", "code",
 				  16, NULL, 0);
+	m->ipc_restarts = swb_metrics_add(&m->reg, SWB_METRIC_COUNTER, "swb_ipc_listener_restarts_total",
+					  "IPC listeners re-created after they stopped accepting (nng bug #1518), "
+					  "by socket (deliver: edge-ID.ipc)", "socket", 1, NULL, 0);
 	m->latency = swb_metrics_histogram(&m->reg, "swb_edge_publish_deliver_latency_seconds",
 					   "From the origin bridge packing an event (Envelope.origin_time_us, the "
 					   "origin host's wall clock) to this edge writing or queueing it to its "
@@ -201,6 +204,7 @@ static void update(swb_edge *e, swb_edge_metrics *m)
 	size_t n = hostile_counters(st, hc);
 	for (size_t i = 0; i < n; i++)
 		swb_metric_set(m->hostile[i], NULL, (double)hc[i].v);
+	swb_metric_set(m->ipc_restarts, "deliver", (double)swb_edge_link_listener_restarts(e));
 	swb_metrics_process_update(&m->proc);
 }
 
