@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "bridge.h"
 #include "log.h"
 #include "names.h"
@@ -111,6 +113,18 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_stop(h->loop);
 }
 
+/* SIGHUP: the bridge has no configuration to re-read at run time (its
+ * flags need a restart), but `systemctl reload` of a host should reload
+ * the host: forward a reload to every edge, as `swbctl reload` does. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	(void)signum;
+	swb_bridge *b = h->data;
+	bool unknown = false;
+	swb_info("received SIGHUP: reloading every edge of this host");
+	cJSON_Delete(swb_bridge_cmd_run(b, "reload", NULL, NULL, &unknown));
+}
+
 static int start(swb_bridge *b)
 {
 	if (swb_mkdir_p(b->runtime_dir, 0755) != 0) {
@@ -178,11 +192,14 @@ int main(int argc, char **argv)
 	 * copies of a cached event by id): start from the wall clock in us. */
 	b.next_seq = (uint64_t)swb_wall_s() * 1000000u;
 
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	uv_signal_init(&loop, &sigint);
 	uv_signal_init(&loop, &sigterm);
+	uv_signal_init(&loop, &sighup);
+	sighup.data = &b;
 	uv_signal_start(&sigint, on_signal, SIGINT);
 	uv_signal_start(&sigterm, on_signal, SIGTERM);
+	uv_signal_start(&sighup, on_sighup, SIGHUP);
 
 	int rc = 0;
 	uv_timer_t watchdog; /* started only under systemd; closed by close_walk */

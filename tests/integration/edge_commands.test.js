@@ -111,6 +111,12 @@ c.test('through swbctl: drain EDGE --rate, reload, log-level; swbctl edges shows
     { what: 'config_generation 2 in swbctl edges' });
   await c.connect(edge, { name: 'more', key: 'key-more' });
 
+  /* SIGHUP to the bridge reloads every edge of its host (systemctl reload) */
+  process.kill(host2.bridge.pid, 'SIGHUP');
+  await waitFor(async () => { const x = await row(); return x.config_generation === 3 && x.reload_error === ''; },
+    { what: 'config_generation 3 in swbctl edges after SIGHUP to the bridge' });
+  assert.ok(host2.bridge.alive, 'the bridge survives SIGHUP');
+
   r = await ctl('log-level', 'debug');
   assert.equal(r.code, 0, r.stderr);
   await waitFor(() => /log level set to debug/.test(log(edge)), { what: 'the edge at debug' });
