@@ -18,6 +18,7 @@
 #define MH_REQ_MAX 8192
 #define MH_CONNS_MAX 64
 #define MH_TIMEOUT_MS 5000
+#define MH_LINGER_MS 1000 /* after a response: wait this long for the client's FIN */
 
 typedef struct mh_conn mh_conn;
 typedef struct swb_bridge_mhttp {
@@ -31,6 +32,7 @@ struct mh_conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_write_t wr;
+	uv_shutdown_t sd;
 	swb_bridge_mhttp *srv;
 	char buf[MH_REQ_MAX];
 	size_t len;
@@ -65,16 +67,38 @@ static void conn_close(mh_conn *c)
 	uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
+static void on_timeout(uv_timer_t *t);
+
+static void on_shutdown(uv_shutdown_t *r, int status)
+{
+	if (status < 0)
+		conn_close(r->data);
+}
+
+/* Lingering close: after the response, send FIN and keep reading (and
+ * discarding) until the client closes or MH_LINGER_MS pass. Closing at
+ * once with unread request bytes would make the kernel send RST, which
+ * can destroy the response before the client reads it (a 431 to a client
+ * still sending its huge head). */
 static void on_written(uv_write_t *w, int status)
 {
-	conn_close(w->data);
+	mh_conn *c = w->data;
+	if (status < 0 || uv_is_closing((uv_handle_t *)&c->tcp)) {
+		conn_close(c);
+		return;
+	}
+	c->sd.data = c;
+	if (uv_shutdown(&c->sd, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+		conn_close(c);
+		return;
+	}
+	uv_timer_start(&c->timer, on_timeout, MH_LINGER_MS, 0);
 }
 
 static void respond(mh_conn *c, int status, const char *reason, const char *ctype, const char *body, size_t blen,
 		    const char *extra)
 {
-	c->responded = true;
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->responded = true; /* from now on reads are discarded (on_alloc) */
 	char head[256];
 	int hl = snprintf(head, sizeof(head),
 			  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
@@ -152,7 +176,10 @@ static bool head_complete(const mh_conn *c)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	mh_conn *c = h->data;
-	*buf = uv_buf_init(c->buf + c->len, (unsigned)(MH_REQ_MAX - c->len));
+	if (c->responded) /* lingering: discard into the request buffer */
+		*buf = uv_buf_init(c->buf, (unsigned)MH_REQ_MAX);
+	else
+		*buf = uv_buf_init(c->buf + c->len, (unsigned)(MH_REQ_MAX - c->len));
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
