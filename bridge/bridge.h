@@ -66,7 +66,9 @@ typedef struct swb_bridge_counters {
 	uint64_t edge_unknown;      /* message before Hello */
 	uint64_t edge_unsupported;  /* EdgeMsg body this bridge does not handle */
 	uint64_t edge_send_drops;   /* bridge -> edge queue full */
-	uint64_t redis_bad_reply;   /* unexpected reply on the subscribe connection */
+	uint64_t redis_bad_reply;   /* unexpected reply on the subscribe connection, or a reply
+				     * hiredis / the guard refused (protocol error) on either */
+	uint64_t redis_lost;        /* Redis connections lost (closed, error, bad reply) */
 	uint64_t redis_bad_payload; /* message that is no Envelope / wrong channel */
 	uint64_t redis_no_interest; /* message for a channel no edge wants */
 	uint64_t publish_ok;        /* envelopes accepted */
