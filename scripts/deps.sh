@@ -16,6 +16,8 @@ PKGS=(
   libssl-dev                            # HMAC-SHA256 / MD5 for Pusher auth
   libcurl4-openssl-dev                  # edge: webhook HTTP POSTs
   libcmocka-dev                         # unit tests
+  clang-14 libclang-rt-14-dev           # fuzz targets: clang + libFuzzer (libclang_rt.fuzzer)
+  valgrind                              # the valgrind.* test pass
   redis-server redis-tools              # the bus, and the integration tests
   chromium                              # compat test: pusher-js in a headless browser (large; only when missing)
 )

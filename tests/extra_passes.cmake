@@ -63,15 +63,16 @@ if(SWB_FUZZ_DIR)
   file(GLOB SWB_FUZZ_SRCS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_*.c)
   foreach(src ${SWB_FUZZ_SRCS})
     get_filename_component(name ${src} NAME_WE)
+    string(REGEX REPLACE "^fuzz_" "" short ${name})
     set(work ${CMAKE_BINARY_DIR}/fuzz/${name})
     file(MAKE_DIRECTORY ${work}/corpus ${work}/artifacts)
     # New inputs go to the first (scratch) corpus dir; the seeds are read.
-    add_test(NAME fuzz.${name}
+    add_test(NAME fuzz.${short}
       COMMAND ${SWB_FUZZ_DIR}/fuzz/${name} -max_total_time=${SWB_FUZZ_SECONDS} -timeout=10
               -rss_limit_mb=1024 -print_final_stats=1 -artifact_prefix=${work}/artifacts/
               ${work}/corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${name})
     math(EXPR t "${SWB_FUZZ_SECONDS} * 3 + 60")
-    set_tests_properties(fuzz.${name} PROPERTIES TIMEOUT ${t}
+    set_tests_properties(fuzz.${short} PROPERTIES TIMEOUT ${t}
       ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan.supp")
   endforeach()
 endif()
