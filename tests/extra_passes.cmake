@@ -16,7 +16,7 @@ set(SWB_ASAN_DIR "" CACHE PATH "ASan+UBSan build tree whose binaries the asan.* 
 set(SWB_FUZZ_DIR "" CACHE PATH "libFuzzer build tree whose targets the fuzz.* tests run (empty: none)")
 option(SWB_VALGRIND "Register valgrind.* tests (integration tests with daemons under valgrind)" OFF)
 set(SWB_FUZZ_SECONDS 20 CACHE STRING "Seconds each fuzz.* target runs")
-set(SWB_VALGRIND_TESTS single_host interest edge_protocol http_api rogue_input
+set(SWB_VALGRIND_TESTS single_host interest edge_protocol http_api
     CACHE STRING "Integration test files (names without .test.js) run under valgrind")
 
 set(SWB_SAN_ENV

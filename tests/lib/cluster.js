@@ -414,6 +414,7 @@ class Cluster {
   /* Runs swbctl; resolves {code, stdout, stderr, ms}. Never rejects on a
    * non-zero exit. */
   swbctl(args, { timeout = 10000 } = {}) {
+    timeout *= SLOW;
     const t0 = Date.now();
     return new Promise((resolve) => {
       execFile(bin('swbctl'), args, { timeout, env: childEnv() }, (err, stdout, stderr) => {
