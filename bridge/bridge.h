@@ -89,6 +89,13 @@ typedef struct swb_bridge_counters {
 	uint64_t terminates;        /* TerminateUserCmd forwarded (per P:ctl message) */
 	uint64_t script_errors;     /* script replies refused (error / bad shape) */
 	uint64_t stale_removals;    /* member_removed for a user present here: not delivered */
+	/* operations (issue #5) */
+	uint64_t redis_msgs_in;     /* channel messages received on the subscribe connection */
+	uint64_t redis_bytes_in;    /* their payload bytes */
+	uint64_t delivered_bytes;   /* payload bytes of the deliveries sent to edges */
+	uint64_t published_bytes;   /* envelope bytes PUBLISHed */
+	uint64_t control_requests;  /* control requests answered (good or bad) */
+	uint64_t forwarded_cmds;    /* drain / log-level / reload messages sent to edges */
 } swb_bridge_counters;
 
 typedef struct swb_bridge_edge {
@@ -114,8 +121,33 @@ typedef struct swb_bridge_edge {
 	size_t n_app_ids;
 	swb_bridge_appcount *apps; /* EdgeStats.apps (owned): quota.c */
 	size_t n_apps;
+	/* operations (issue #5): the rest of the last EdgeStats */
+	uint64_t bytes_in, bytes_out, queued_bytes, auth_failures, drops;
+	uint32_t subscriptions, config_generation;
+	bool draining;
+	char reload_error[256];
+	swb_bridge_appcount *all_apps; /* EdgeStats.app_connections (owned) */
+	size_t n_all_apps;
 	UT_hash_handle hh;
 } swb_bridge_edge;
+
+/* probe.c: the pub/sub probe and the bridge's readiness. */
+typedef struct swb_bridge_health {
+	uint64_t interval_ms, timeout_ms;
+	uv_timer_t timer;
+	bool timer_inited;
+	bool psub_confirmed;   /* PSUBSCRIBE of the probe channel confirmed on this sub connection */
+	uint64_t seq;          /* id of the last probe sent */
+	uint64_t sent_ms;      /* when it was sent; 0 = none outstanding */
+	uint64_t sent_us;
+	bool published;        /* its PUBLISH got its reply */
+	bool ok;               /* a probe came back on this sub connection, none failed since */
+	bool ready;            /* readiness as last announced */
+	bool announced;        /* ready has been computed once */
+	char reason[96];       /* why not ready */
+	uint64_t sent, received, failures, unready, rebuilds;
+	uint64_t last_rtt_us;
+} swb_bridge_health;
 
 enum swb_bridge_rconn_state { SWB_RCONN_DOWN = 0, SWB_RCONN_CONNECTING, SWB_RCONN_UP };
 
@@ -199,6 +231,15 @@ typedef struct swb_bridge {
 	uv_timer_t quota_timer;
 	uint64_t quota_ticks, quota_gen, quota_round_tick;
 	size_t quota_pending; /* HVALS replies of the current round */
+
+	/* operations (issue #5): control_cmds.c, probe.c, metrics.c,
+	 * metrics_http.c */
+	const char *control_group;  /* --control-group: socket mode 0660, this group */
+	const char *metrics_listen; /* --metrics-listen HOST:PORT, or NULL */
+	swb_bridge_health health;
+	struct swb_bridge_metrics *metrics; /* owned (metrics.c) */
+	struct swb_bridge_mhttp *mhttp;     /* owned (metrics_http.c) */
+	size_t ctl_pending;                 /* control requests waiting for Redis */
 
 	swb_bridge_counters cnt;
 	swb_bridge_ratelog rl_edge, rl_redis, rl_send, rl_ctl, rl_script;
@@ -359,7 +400,55 @@ void swb_bridge_control_fini(swb_bridge *b);
 /* Handle one request; returns a malloc'd NUL-terminated JSON reply. */
 char *swb_bridge_control_handle(swb_bridge *b, const char *req, size_t len);
 
+/* Operator requests: a request being answered (control.c). The handler
+ * of a command either answers at once or keeps the request and calls
+ * swb_bridge_control_reply later (exactly once). */
+typedef struct swb_bridge_ctlreq swb_bridge_ctlreq;
+/* Send reply (taken over and freed) and free cr. */
+void swb_bridge_control_reply(swb_bridge_ctlreq *cr, struct cJSON *reply);
+/* false for requests that must be answered before the handler returns */
+bool swb_bridge_control_can_wait(const swb_bridge_ctlreq *cr);
+/* {"ok":false,"error":error} (counted as control_bad) */
+struct cJSON *swb_bridge_control_error(swb_bridge *b, const char *error);
+
+/* control_cmds.c: commands other than status. Returns the reply, or NULL
+ * when the command kept cr to answer later. Unknown command: NULL and
+ * *unknown = true. */
+struct cJSON *swb_bridge_cmd_run(swb_bridge *b, const char *cmd, const struct cJSON *req, swb_bridge_ctlreq *cr,
+				 bool *unknown);
+
 /* status.c: the `status` reply object (cJSON *; the caller owns it). */
 struct cJSON *swb_bridge_status_json(swb_bridge *b);
+struct cJSON *swb_bridge_counters_json(const swb_bridge_counters *c);
+struct cJSON *swb_bridge_edge_json(const swb_bridge_edge *e, uint64_t now);
+
+/* probe.c */
+void swb_bridge_probe_init(swb_bridge *b);
+void swb_bridge_probe_fini(swb_bridge *b);
+/* Probe pattern subscription confirmed / probe message arrived / a
+ * connection changed state: re-evaluate readiness. */
+void swb_bridge_probe_subscribed(swb_bridge *b);
+void swb_bridge_probe_message(swb_bridge *b, const char *payload, size_t len);
+void swb_bridge_probe_conn_changed(swb_bridge *b);
+struct cJSON *swb_bridge_probe_json(swb_bridge *b);
+/* Ready: Redis connected and the probe coming back (always with none). */
+bool swb_bridge_ready(const swb_bridge *b, const char **why);
+/* Send BridgeHealth to one edge (pipe_id) or, with 0, to every edge. */
+void swb_bridge_health_send(swb_bridge *b, uint32_t pipe_id);
+/* redis.c: drop the subscribe connection now (it reconnects and
+ * re-subscribes everything); reason goes to the log. */
+void swb_bridge_redis_rebuild_sub(swb_bridge *b, const char *reason);
+void swb_bridge_redis_rebuild_cmd(swb_bridge *b, const char *reason);
+
+/* metrics.c: the bridge's metrics registry; metrics_http.c serves it. */
+int swb_bridge_metrics_init(swb_bridge *b);
+void swb_bridge_metrics_fini(swb_bridge *b);
+/* Redis round trip of a command sent at sent_us (swb_mono_us). */
+void swb_bridge_metrics_redis_rtt(swb_bridge *b, uint64_t sent_us);
+/* The exposition text (malloc'd, NUL-terminated; NULL on no memory). */
+char *swb_bridge_metrics_render(swb_bridge *b, size_t *len);
+int swb_bridge_mhttp_start(swb_bridge *b, const char *listen);
+int swb_bridge_mhttp_valid(const char *listen); /* 0 if HOST:PORT parses */
+void swb_bridge_mhttp_stop(swb_bridge *b);
 
 #endif

@@ -1,9 +1,15 @@
-/* control.c: the operator control socket (NNG rep0 on
- * ipc://DIR/control.ipc, mode 0600) and its command dispatch.
+/* control.c: the operator control socket (NNG rep0, raw mode, on
+ * ipc://DIR/control.ipc, mode 0600, or 0660 and group --control-group)
+ * and its command dispatch.
  *
- * A request is one JSON object {"cmd":"..."}; every request gets exactly
- * one JSON reply, {"ok":false,"error":"..."} on failure. Requests are
- * handled synchronously on the loop. */
+ * A request is one JSON object {"cmd":"...", ...}; every request gets
+ * exactly one JSON reply, {"ok":false,"error":"..."} on failure. Most are
+ * answered at once on the loop; a command that needs Redis (channels)
+ * keeps its swb_bridge_ctlreq and answers when the reply comes. Raw mode
+ * lets several requests wait at once: each reply carries its request's
+ * NNG header back. At most CONTROL_PENDING_MAX wait. */
+#include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,25 +25,34 @@
 
 #define CONTROL_REQ_MAX (64 * 1024)
 #define CONTROL_RECV_MAX (1024 * 1024)
+#define CONTROL_PENDING_MAX 64
 
-static char *error_reply(swb_bridge *b, const char *error)
+struct swb_bridge_ctlreq {
+	swb_bridge *b;
+	nng_msg *m;      /* the request (its header routes the reply); NULL in handle() */
+	char *out;       /* handle(): the reply, for the caller */
+	bool sync;       /* handle(): the caller frees cr */
+};
+
+cJSON *swb_bridge_control_error(swb_bridge *b, const char *error)
 {
 	b->cnt.control_bad++;
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "ok", 0);
 	cJSON_AddStringToObject(o, "error", error);
-	char *s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
+	return o;
 }
 
-static char *status_reply(swb_bridge *b)
+bool swb_bridge_control_can_wait(const swb_bridge_ctlreq *cr) { return !cr->sync; }
+
+static char *print_reply(cJSON *o)
 {
-	cJSON *o = swb_bridge_status_json(b);
 	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
 	cJSON_Delete(o);
 	return s;
 }
+
+static void send_reply(swb_bridge *b, nng_msg *m, const char *s);
 
 /* Parse exactly one JSON value filling [req, req + len) (whitespace
  * around it allowed). Returns NULL if malformed. */
@@ -55,42 +70,90 @@ static cJSON *parse_whole(const char *req, size_t len)
 	return o;
 }
 
-char *swb_bridge_control_handle(swb_bridge *b, const char *req, size_t len)
+/* Run one request: the reply, or NULL when cr was kept for later. */
+static cJSON *dispatch(swb_bridge *b, const char *req, size_t len, swb_bridge_ctlreq *cr)
 {
 	if (len > CONTROL_REQ_MAX)
-		return error_reply(b, "request too large (limit 64 KiB)");
-	cJSON *o = parse_whole(req, len);
-	char *reply;
+		return swb_bridge_control_error(b, "request too large (limit 64 KiB)");
+	cJSON *o = parse_whole(req, len), *reply;
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(o, "cmd");
 	char msg[160];
+	bool unknown = false;
 	if (!o)
-		reply = error_reply(b, "malformed JSON");
+		reply = swb_bridge_control_error(b, "malformed JSON");
 	else if (!cJSON_IsObject(o))
-		reply = error_reply(b, "request must be a JSON object");
+		reply = swb_bridge_control_error(b, "request must be a JSON object");
 	else if (!cJSON_IsString(cmd))
-		reply = error_reply(b, "missing \"cmd\" (a string)");
+		reply = swb_bridge_control_error(b, "missing \"cmd\" (a string)");
 	else if (!strcmp(cmd->valuestring, "status"))
-		reply = status_reply(b);
-	else {
+		reply = swb_bridge_status_json(b);
+	else if (!(reply = swb_bridge_cmd_run(b, cmd->valuestring, o, cr, &unknown)) && unknown) {
 		snprintf(msg, sizeof(msg), "unknown command: %.100s", cmd->valuestring);
-		reply = error_reply(b, msg);
+		reply = swb_bridge_control_error(b, msg);
 	}
 	cJSON_Delete(o);
 	return reply;
 }
 
-static void reply_to(swb_bridge *b, const char *s)
+void swb_bridge_control_reply(swb_bridge_ctlreq *cr, cJSON *reply)
 {
-	nng_msg *m;
-	size_t n = strlen(s);
-	if (nng_msg_alloc(&m, n) != 0)
+	swb_bridge *b = cr->b;
+	char *s = print_reply(reply);
+	if (cr->sync) {
+		cr->out = s;
 		return;
-	memcpy(nng_msg_body(m), s, n);
+	}
+	b->ctl_pending--;
+	send_reply(b, cr->m, s ? s : "{\"ok\":false,\"error\":\"out of memory\"}");
+	free(s);
+	free(cr);
+}
+
+char *swb_bridge_control_handle(swb_bridge *b, const char *req, size_t len)
+{
+	swb_bridge_ctlreq cr = { .b = b, .sync = true };
+	b->cnt.control_requests++;
+	cJSON *reply = dispatch(b, req, len, &cr);
+	if (reply)
+		return print_reply(reply);
+	return cr.out; /* answered inside (sync callers get Redis-less answers) */
+}
+
+/* Reuse the request message: its header is the route back. */
+static void send_reply(swb_bridge *b, nng_msg *m, const char *s)
+{
+	nng_msg_clear(m);
+	if (nng_msg_append(m, s, strlen(s)) != 0 || !b->ctl_open) {
+		nng_msg_free(m);
+		return;
+	}
 	int rv = nng_sendmsg(b->ctl_sock, m, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
 		nng_msg_free(m);
 		swb_bridge_ratelog_emit(&b->rl_ctl, SWB_LOG_WARN, "control reply not sent: %s", nng_strerror(rv));
 	}
+}
+
+static void handle_msg(swb_bridge *b, nng_msg *m)
+{
+	b->cnt.control_requests++;
+	if (b->ctl_pending >= CONTROL_PENDING_MAX) {
+		char *s = print_reply(swb_bridge_control_error(b, "too many control requests waiting; try again"));
+		send_reply(b, m, s ? s : "{\"ok\":false}");
+		free(s);
+		return;
+	}
+	swb_bridge_ctlreq *cr = calloc(1, sizeof(*cr));
+	if (!cr) {
+		send_reply(b, m, "{\"ok\":false,\"error\":\"out of memory\"}");
+		return;
+	}
+	cr->b = b;
+	cr->m = m;
+	b->ctl_pending++;
+	cJSON *reply = dispatch(b, nng_msg_body(m), nng_msg_len(m), cr);
+	if (reply)
+		swb_bridge_control_reply(cr, reply);
 }
 
 static void on_control_readable(uv_poll_t *h, int status, int events)
@@ -105,10 +168,7 @@ static void on_control_readable(uv_poll_t *h, int status, int events)
 						   nng_strerror(rv));
 			return;
 		}
-		char *reply = swb_bridge_control_handle(b, nng_msg_body(m), nng_msg_len(m));
-		nng_msg_free(m);
-		reply_to(b, reply ? reply : "{\"ok\":false,\"error\":\"out of memory\"}");
-		free(reply);
+		handle_msg(b, m);
 	}
 }
 
@@ -116,16 +176,33 @@ static int open_control(swb_bridge *b, const char *url)
 {
 	int rv;
 	nng_listener l;
-	if ((rv = nng_rep0_open(&b->ctl_sock)) != 0) {
+	if ((rv = nng_rep0_open_raw(&b->ctl_sock)) != 0) {
 		swb_err("cannot open the control socket: %s", nng_strerror(rv));
 		return -1;
 	}
 	b->ctl_open = true;
 	nng_socket_set_size(b->ctl_sock, NNG_OPT_RECVMAXSZ, CONTROL_RECV_MAX);
 	if ((rv = nng_listener_create(&l, b->ctl_sock, url)) != 0 ||
-	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0 ||
+	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, b->control_group ? 0660 : 0600)) != 0 ||
 	    (rv = nng_listener_start(l, 0)) != 0) {
 		swb_err("cannot listen on %s: %s", url, nng_strerror(rv));
+		return -1;
+	}
+	return 0;
+}
+
+/* --control-group: the socket file's group (the mode is 0660 then). */
+static int set_group(const char *path, const char *group)
+{
+	struct group *g = getgrnam(group);
+	char *end;
+	long gid = strtol(group, &end, 10);
+	if (!g && (!*group || *end || gid < 0)) {
+		swb_err("--control-group: no group named '%s'", group);
+		return -1;
+	}
+	if (chown(path, (uid_t)-1, g ? g->gr_gid : (gid_t)gid) != 0) {
+		swb_err("cannot give %s to group %s: %s", path, group, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -140,6 +217,8 @@ int swb_bridge_control_init(swb_bridge *b)
 		return -1;
 	memcpy(b->control_path, url, sizeof(url)); /* ours from now on: fini unlinks it */
 	if (open_control(b, url) < 0)
+		return -1;
+	if (b->control_group && set_group(url + 6, b->control_group) < 0)
 		return -1;
 	if ((rv = nng_socket_get_int(b->ctl_sock, NNG_OPT_RECVFD, &fd)) != 0) {
 		swb_err("cannot get the control socket's receive fd: %s", nng_strerror(rv));

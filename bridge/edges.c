@@ -151,6 +151,7 @@ static void on_hello(swb_bridge *b, uint32_t id, const Swb__Hello *h)
 		swb_warn("edge %s speaks protocol %u, bridge speaks %u", e->edge_id, h->proto_version,
 			 SWB_PROTO_VERSION);
 	send_welcome(b, id);
+	swb_bridge_health_send(b, id);
 	swb_bridge_cluster_edge_up(b);
 }
 
@@ -195,6 +196,26 @@ static void on_sync(swb_bridge *b, uint32_t id, const Swb__InterestSync *s)
 	swb_debug("edge pipe %u synced %zu channels", id, s->n_channels);
 }
 
+/* EdgeStats.app_connections: connections per app (swbctl connections).
+ * Invalid app ids are dropped and counted; at most EDGE_APPS_MAX. */
+static void set_all_apps(swb_bridge *b, swb_bridge_edge *e, const Swb__EdgeStats *s)
+{
+	size_t n = s->n_app_connections < EDGE_APPS_MAX ? s->n_app_connections : EDGE_APPS_MAX, k = 0;
+	swb_bridge_appcount *v = n ? calloc(n, sizeof(*v)) : NULL;
+	for (size_t i = 0; v && i < n; i++) {
+		const Swb__AppCount *c = s->app_connections[i];
+		if (!c || !c->app_id || !swb_app_token_valid(c->app_id, strlen(c->app_id))) {
+			b->cnt.edge_bad_name++;
+			continue;
+		}
+		snprintf(v[k].app, sizeof(v[k].app), "%s", c->app_id);
+		v[k++].n = c->connections;
+	}
+	free(e->all_apps);
+	e->all_apps = v;
+	e->n_all_apps = k;
+}
+
 static void on_stats(swb_bridge *b, swb_bridge_edge *e, const Swb__EdgeStats *s)
 {
 	swb_bridge_quota_edge_stats(b, e, s);
@@ -204,6 +225,18 @@ static void on_stats(swb_bridge *b, swb_bridge_edge *e, const Swb__EdgeStats *s)
 	e->messages_out = s->messages_out;
 	e->slow_disconnects = s->slow_disconnects;
 	e->uptime_ms = s->uptime_ms;
+	e->bytes_in = s->bytes_in;
+	e->bytes_out = s->bytes_out;
+	e->queued_bytes = s->queued_bytes;
+	e->subscriptions = s->subscriptions;
+	e->auth_failures = s->auth_failures;
+	e->drops = s->drops;
+	e->draining = s->draining;
+	e->config_generation = s->config_generation;
+	copy_str(e->reload_error, sizeof(e->reload_error), s->reload_error);
+	if (s->pid)
+		e->pid = s->pid;
+	set_all_apps(b, e, s);
 }
 
 static void dispatch(swb_bridge *b, uint32_t id, Swb__EdgeMsg *em)
@@ -307,6 +340,7 @@ static void edge_gone(swb_bridge *b, uint32_t id)
 	swb_bridge_outq_clear(e);
 	free_app_ids(e);
 	free(e->apps);
+	free(e->all_apps);
 	free(e);
 }
 
@@ -400,6 +434,7 @@ static void free_edges(swb_bridge *b)
 		swb_bridge_outq_clear(e);
 		free_app_ids(e);
 		free(e->apps);
+		free(e->all_apps);
 		free(e);
 	}
 }

@@ -16,6 +16,8 @@
 typedef struct main_cfg {
 	const char *runtime_dir, *redis, *host_id, *prefix, *log_level, *log_format;
 	long host_ttl, heartbeat;
+	const char *control_group, *metrics_listen;
+	long probe_interval, probe_timeout;
 } main_cfg;
 
 static char default_host[256];
@@ -35,6 +37,15 @@ static void parse_flags(main_cfg *c, swb_bridge_redis_url *url, int argc, char *
 		  "a host that stops heart-beating is swept after this (default 30)", &c->host_ttl, 1, 86400 },
 		{ "heartbeat", "SWB_HEARTBEAT", SWB_OPT_INT, "SECS", "heartbeat interval (default 5)", &c->heartbeat,
 		  1, 3600 },
+		{ "control-group", "SWB_CONTROL_GROUP", SWB_OPT_STR, "GROUP",
+		  "group of control.ipc, mode 0660 (default: mode 0600, owner only)", &c->control_group, 0, 0 },
+		{ "metrics-listen", "SWB_METRICS_LISTEN", SWB_OPT_STR, "HOST:PORT",
+		  "serve Prometheus metrics at http://HOST:PORT/metrics (default: off)", &c->metrics_listen, 0, 0 },
+		{ "probe-interval", "SWB_PROBE_INTERVAL", SWB_OPT_INT, "MS",
+		  "pub/sub probe interval in ms (default 1000)", &c->probe_interval, 50, 600000 },
+		{ "probe-timeout", "SWB_PROBE_TIMEOUT", SWB_OPT_INT, "MS",
+		  "a probe not back within this is a failure: not ready, subscribe connection rebuilt (default 3000)",
+		  &c->probe_timeout, 100, 600000 },
 		{ "log-level", "SWB_LOG_LEVEL", SWB_OPT_STR, "LEVEL", "error|warn|info|debug", &c->log_level, 0, 0 },
 		{ "log-format", "SWB_LOG_FORMAT", SWB_OPT_STR, "FMT", "text|json", &c->log_format, 0, 0 },
 		{ 0 },
@@ -63,6 +74,13 @@ static void parse_flags(main_cfg *c, swb_bridge_redis_url *url, int argc, char *
 	if (c->heartbeat >= c->host_ttl)
 		swb_opts_usage_error(&spec, "--heartbeat (%ld) must be shorter than --host-ttl (%ld)", c->heartbeat,
 				     c->host_ttl);
+	if (c->control_group && !*c->control_group)
+		c->control_group = NULL;
+	if (c->metrics_listen && !*c->metrics_listen)
+		c->metrics_listen = NULL;
+	if (c->metrics_listen && swb_bridge_mhttp_valid(c->metrics_listen) < 0)
+		swb_opts_usage_error(&spec, "invalid --metrics-listen '%s' (HOST:PORT, HOST an IP address)",
+				     c->metrics_listen);
 	const char *err = NULL;
 	if (swb_bridge_redis_url_parse(c->redis, url, &err) < 0)
 		swb_opts_usage_error(&spec, "invalid --redis '%s': %s", c->redis, err);
@@ -81,18 +99,27 @@ static int start(swb_bridge *b)
 		return -1;
 	}
 	swb_bridge_interest_init(&b->interest, swb_bridge_redis_chan_changed, b);
-	if (swb_bridge_cluster_init(b) < 0 || swb_bridge_edges_init(b) < 0 || swb_bridge_control_init(b) < 0)
+	if (swb_bridge_metrics_init(b) < 0 || swb_bridge_cluster_init(b) < 0 || swb_bridge_edges_init(b) < 0 ||
+	    swb_bridge_control_init(b) < 0)
 		return -1;
-	return swb_bridge_redis_init(b);
+	if (b->metrics_listen && swb_bridge_mhttp_start(b, b->metrics_listen) < 0)
+		return -1;
+	if (swb_bridge_redis_init(b) < 0)
+		return -1;
+	swb_bridge_probe_init(b);
+	return 0;
 }
 
 static void stop(swb_bridge *b)
 {
+	swb_bridge_mhttp_stop(b);
+	swb_bridge_probe_fini(b);
 	swb_bridge_control_fini(b);
 	swb_bridge_redis_fini(b); /* may still ack publishes to edges */
 	swb_bridge_edges_fini(b);
 	swb_bridge_cluster_fini(b);
 	swb_bridge_interest_fini(&b->interest);
+	swb_bridge_metrics_fini(b);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -103,7 +130,8 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 int main(int argc, char **argv)
 {
-	main_cfg c = { SWB_DEFAULT_RUNTIME_DIR, "redis://127.0.0.1:6379", NULL, "swb", "info", "text", 30, 5 };
+	main_cfg c = { SWB_DEFAULT_RUNTIME_DIR, "redis://127.0.0.1:6379", NULL, "swb", "info", "text", 30, 5,
+		       NULL, NULL, 1000, 3000 };
 	if (gethostname(default_host, sizeof(default_host) - 1) != 0 || !default_host[0])
 		strcpy(default_host, "localhost");
 	c.host_id = default_host;
@@ -121,6 +149,10 @@ int main(int argc, char **argv)
 	b.redis_url_str = c.redis;
 	b.host_ttl_s = (uint64_t)c.host_ttl;
 	b.heartbeat_s = (uint64_t)c.heartbeat;
+	b.control_group = c.control_group;
+	b.metrics_listen = c.metrics_listen;
+	b.health.interval_ms = (uint64_t)c.probe_interval;
+	b.health.timeout_ms = (uint64_t)c.probe_timeout;
 	b.start_ms = swb_mono_ms();
 	/* Envelope ids grow per origin across restarts too (edges drop stale
 	 * copies of a cached event by id): start from the wall clock in us. */

@@ -68,18 +68,14 @@ static nng_msg *peek(const swb_bridge_edge *e, size_t i)
 	return e->outq[(e->out_head + i) % e->out_cap];
 }
 
-/* Take the head off the queue; len is its length, read while it was
- * still ours (once NNG has it, another thread may free it any time). */
-static nng_msg *pop_len(swb_bridge_edge *e, size_t len)
+static nng_msg *pop(swb_bridge_edge *e)
 {
 	nng_msg *m = e->outq[e->out_head];
 	e->out_head = (e->out_head + 1) % e->out_cap;
 	e->out_len--;
-	e->out_bytes -= len;
+	e->out_bytes -= nng_msg_len(m);
 	return m;
 }
-
-static nng_msg *pop(swb_bridge_edge *e) { return pop_len(e, nng_msg_len(e->outq[e->out_head])); }
 
 static void drop(swb_bridge *b, swb_bridge_edge *e, nng_msg *m, const char *why)
 {
@@ -154,16 +150,20 @@ static int send_head(swb_bridge_edge *e, size_t k)
 	nng_msg *m = k == 1 ? peek(e, 0) : pack_batch(e, k);
 	if (!m)
 		return NNG_ENOMEM;
-	size_t len0 = nng_msg_len(peek(e, 0));
-	int rv = nng_sendmsg(e->push, m, NNG_FLAG_NONBLOCK);
-	if (rv != 0) {
-		if (k > 1)
-			nng_msg_free(m);
+	if (k == 1) { /* once sent, NNG may free m on its own thread: no pop(), which reads it */
+		size_t len = nng_msg_len(m);
+		int rv = nng_sendmsg(e->push, m, NNG_FLAG_NONBLOCK);
+		if (rv == 0) {
+			e->out_head = (e->out_head + 1) % e->out_cap;
+			e->out_len--;
+			e->out_bytes -= len;
+		}
 		return rv;
 	}
-	if (k == 1) {
-		pop_len(e, len0); /* NNG owns it now: never touched again */
-		return 0;
+	int rv = nng_sendmsg(e->push, m, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		nng_msg_free(m);
+		return rv;
 	}
 	for (size_t i = 0; i < k; i++)
 		nng_msg_free(pop(e));

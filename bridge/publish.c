@@ -24,6 +24,7 @@
 #include "log.h"
 #include "names.h"
 #include "switchboard.pb-c.h"
+#include "util.h"
 
 #define CACHE_TTL_MS "1800000" /* a cache channel's last event: 30 min */
 
@@ -35,6 +36,7 @@ typedef struct swb_bridge_pubreq {
 	size_t bytes;     /* payload bytes queued to Redis (b->inflight_bytes share) */
 	bool failed;
 	bool no_ack;      /* client events: no PublishAck */
+	uint64_t sent_us; /* swb_mono_us when queued: Redis round trip */
 	char error[128];
 } swb_bridge_pubreq;
 
@@ -72,6 +74,7 @@ static void deliver_local(swb_bridge *b, const char *name, size_t name_len, cons
 		if (i + 1 < ch->n && nng_msg_dup(&copy, m) != 0)
 			continue;
 		b->cnt.delivered++;
+		b->cnt.delivered_bytes += len;
 		if (!swb_bridge_hold_take(b, ch->members[i].edge, name, name_len, copy))
 			swb_bridge_edges_send(b, ch->members[i].edge, copy);
 	}
@@ -136,6 +139,7 @@ static uint8_t *pack_envelope(swb_bridge *b, Swb__Envelope *e, size_t *len)
 	char *saved = e->origin_host; /* owned by the unpacked request */
 	e->origin_host = (char *)b->host_id;
 	e->id = ++b->next_seq;
+	e->origin_time_us = swb_wall_us();
 	*len = swb__envelope__get_packed_size(e);
 	uint8_t *buf = malloc(*len ? *len : 1);
 	if (buf)
@@ -160,6 +164,8 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	redisReply *r = reply;
 	swb_bridge *b = pr->b;
 	b->inflight--;
+	if (r)
+		swb_bridge_metrics_redis_rtt(b, pr->sent_us);
 	if (r && r->type == REDIS_REPLY_INTEGER) {
 		b->cnt.publish_ok++;
 	} else {
@@ -199,6 +205,7 @@ static void publish_one(swb_bridge_pubreq *pr, Swb__Envelope *e)
 		b->inflight++;
 		pr->bytes += len;
 		b->inflight_bytes += len;
+		b->cnt.published_bytes += len;
 	} else {
 		b->cnt.publish_failed++;
 		pr->failed = true;
@@ -269,6 +276,7 @@ void swb_bridge_publish(swb_bridge *b, uint32_t pipe_id, Swb__PublishRequest *re
 	pr->request_id = req->request_id;
 	pr->no_ack = req->no_ack;
 	pr->pending = 1; /* held while queuing */
+	pr->sent_us = swb_mono_us();
 	for (size_t i = 0; i < req->n_envelopes; i++)
 		publish_one(pr, req->envelopes[i]);
 	pubreq_done(pr);

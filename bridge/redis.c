@@ -14,7 +14,8 @@
  * loses its last; a re-SUBSCRIBE waits for the pending UNSUBSCRIBE's
  * confirmation. A permanent PSUBSCRIBE on PREFIX:__bridge:HOST:probe keeps
  * hiredis 0.14.1 in subscribe mode even when no channel is subscribed (its
- * bookkeeping asserts if a reply arrives after it left that mode). The
+ * bookkeeping asserts if a reply arrives after it left that mode), and
+ * carries the end-to-end probe (probe.c). The
  * sub connection also SUBSCRIBEs PREFIX:ctl for as long as it is up
  * (cluster.c: terminate); the cmd connection, once up, loads the scripts
  * and re-applies this host's state (cluster.c). */
@@ -164,22 +165,18 @@ static void bad_sub_reply(swb_bridge *b, const char *what, const char *text)
 			   text ? ": " : "", text ? text : "");
 }
 
+static void rebuild(swb_bridge_rconn *rc, const char *reason);
+
 /* The subscribe connection said something no Redis says there: what it
  * is subscribed to is unknown from now on. Rebuild it (on the next loop
  * turn: a hiredis context must not be freed inside its own callback);
  * on_disconnect forgets its subscriptions and reconnects with backoff. */
-static void on_rebuild(uv_timer_t *t)
-{
-	swb_bridge_rconn *rc = t->data;
-	if (rc->ac && rc->state == SWB_RCONN_UP)
-		redisAsyncFree(rc->ac);
-}
+static void on_rebuild(uv_timer_t *t) { rebuild(t->data, "unexpected reply on the subscribe connection"); }
 
 static void rebuild_sub(swb_bridge *b)
 {
 	if (b->sub.state != SWB_RCONN_UP || b->redis_stopping)
 		return;
-	swb_warn("redis sub: dropping the connection after an unexpected reply");
 	uv_timer_start(&b->sub.timer, on_rebuild, 0, 0);
 }
 
@@ -189,6 +186,8 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	swb_bridge_subrep r;
 	switch (swb_bridge_subrep_parse(reply, &r)) {
 	case SWB_SUBREP_MESSAGE:
+		b->cnt.redis_msgs_in++;
+		b->cnt.redis_bytes_in += r.payload_len;
 		if (r.chan_len == strlen(b->ctl_chan) && !memcmp(r.chan, b->ctl_chan, r.chan_len))
 			swb_bridge_cluster_ctl_message(b, r.payload, r.payload_len);
 		else
@@ -198,10 +197,16 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		on_unsubscribed(b, &r);
 		break;
 	case SWB_SUBREP_SUBSCRIBE: /* confirmation: parked presence joins may go */
-		on_subscribed(b, &r);
+		if (r.pattern)
+			swb_bridge_probe_subscribed(b);
+		else
+			on_subscribed(b, &r);
+		break;
+	case SWB_SUBREP_PMESSAGE: /* the probe (probe.c) */
+		if (r.chan_len == strlen(b->probe) && !memcmp(r.chan, b->probe, r.chan_len))
+			swb_bridge_probe_message(b, r.payload, r.payload_len);
 		break;
 	case SWB_SUBREP_NULL:      /* connection going away */
-	case SWB_SUBREP_PMESSAGE:  /* probe: reserved */
 	case SWB_SUBREP_STATUS:    /* +OK to CLIENT SETNAME */
 		break;
 	case SWB_SUBREP_ERROR:
@@ -313,6 +318,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
 	}
 	swb_info("redis %s connected to %s:%d", rc->role, b->url.host, b->url.port);
 	on_up(rc);
+	swb_bridge_probe_conn_changed(b);
 }
 
 static void on_disconnect(const redisAsyncContext *cac, int status)
@@ -338,7 +344,25 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 	swb_warn("redis %s connection lost: %s", rc->role, cac->errstr[0] ? cac->errstr : "closed");
 	rc->lost_logged = true;
 	retry_later(rc);
+	swb_bridge_probe_conn_changed(b);
 }
+
+/* Close a connection that is up but not working (probe.c): hiredis calls
+ * on_disconnect, which reconnects with backoff (and, for sub, every
+ * subscription follows on the new connection). Never call this from a
+ * hiredis callback of the same connection. */
+static void rebuild(swb_bridge_rconn *rc, const char *reason)
+{
+	redisAsyncContext *ac = rc->ac;
+	if (!ac || rc->state != SWB_RCONN_UP)
+		return;
+	ac->c.err = REDIS_ERR_OTHER;
+	snprintf(ac->c.errstr, sizeof(ac->c.errstr), "%s", reason);
+	redisAsyncFree(ac);
+}
+
+void swb_bridge_redis_rebuild_sub(swb_bridge *b, const char *reason) { rebuild(&b->sub, reason); }
+void swb_bridge_redis_rebuild_cmd(swb_bridge *b, const char *reason) { rebuild(&b->cmd, reason); }
 
 static void on_timer(uv_timer_t *t)
 {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "util.h"
 #include "log.h"
 #include "scripts.h"
 
@@ -165,6 +166,7 @@ typedef struct swb_bridge_script_call {
 	swb_bridge *b;
 	int script;
 	bool retried;
+	uint64_t sent_us; /* Redis round trip (metrics) */
 	redisCallbackFn *fn;
 	void *privdata;
 	int argc;
@@ -239,6 +241,8 @@ static void on_script_reply(redisAsyncContext *ac, void *reply, void *privdata)
 			return;
 		reply = NULL;
 	}
+	if (reply && c->script != SWB_SCRIPT_PUBLISH_CACHE) /* publish.c times that one */
+		swb_bridge_metrics_redis_rtt(c->b, c->sent_us);
 	if (reply && ((redisReply *)reply)->type == REDIS_REPLY_ERROR)
 		swb_bridge_ratelog_emit(&c->b->rl_script, SWB_LOG_WARN, "script %s: %.200s", names[c->script],
 					((redisReply *)reply)->str ? ((redisReply *)reply)->str : "error");
@@ -285,6 +289,7 @@ int swb_bridge_script_run(swb_bridge *b, int script, int nargs, const char **arg
 	c->script = script;
 	c->fn = fn;
 	c->privdata = privdata;
+	c->sent_us = swb_mono_us();
 	if (call_send(c) < 0) {
 		free(c);
 		return -1;

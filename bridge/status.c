@@ -1,10 +1,12 @@
-/* status.c: the `status` control reply (format: docs/internal-contracts.md),
+/* status.c: the `status` control reply (format: docs/internal-contracts.md,
+ * docs/operations.md), with readiness, the probe and the log level,
  * plus a "counters" object with the bridge's drop / garbage counters and a
  * "cluster" object with this host's presence / occupancy totals. */
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
 #include "bridge.h"
+#include "log.h"
 #include "util.h"
 
 #define STATUS_CHANNELS_MAX 1000
@@ -20,7 +22,7 @@ static cJSON *redis_json(swb_bridge *b)
 	return r;
 }
 
-static cJSON *edge_json(const swb_bridge_edge *e, uint64_t now)
+cJSON *swb_bridge_edge_json(const swb_bridge_edge *e, uint64_t now)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "edge_id", e->edge_id);
@@ -34,6 +36,16 @@ static cJSON *edge_json(const swb_bridge_edge *e, uint64_t now)
 	cJSON_AddNumberToObject(o, "uptime_ms", (double)e->uptime_ms);
 	cJSON_AddNumberToObject(o, "connected_ms", (double)(now - e->connected_ms));
 	cJSON_AddNumberToObject(o, "queued", (double)e->out_len);
+	cJSON_AddNumberToObject(o, "queued_bytes_bridge", (double)e->out_bytes);
+	cJSON_AddNumberToObject(o, "queued_bytes_clients", (double)e->queued_bytes);
+	cJSON_AddNumberToObject(o, "subscriptions", e->subscriptions);
+	cJSON_AddNumberToObject(o, "bytes_in", (double)e->bytes_in);
+	cJSON_AddNumberToObject(o, "bytes_out", (double)e->bytes_out);
+	cJSON_AddNumberToObject(o, "auth_failures", (double)e->auth_failures);
+	cJSON_AddNumberToObject(o, "drops", (double)e->drops);
+	cJSON_AddBoolToObject(o, "draining", e->draining);
+	cJSON_AddNumberToObject(o, "config_generation", e->config_generation);
+	cJSON_AddStringToObject(o, "reload_error", e->reload_error);
 	return o;
 }
 
@@ -55,7 +67,7 @@ static void add_channels(cJSON *o, swb_bridge *b)
 	cJSON_AddBoolToObject(o, "channels_truncated", truncated);
 }
 
-static cJSON *counters_json(const swb_bridge_counters *c)
+cJSON *swb_bridge_counters_json(const swb_bridge_counters *c)
 {
 	cJSON *o = cJSON_CreateObject();
 #define C(f) cJSON_AddNumberToObject(o, #f, (double)c->f)
@@ -85,6 +97,12 @@ static cJSON *counters_json(const swb_bridge_counters *c)
 	C(terminates);
 	C(script_errors);
 	C(stale_removals);
+	C(redis_msgs_in);
+	C(redis_bytes_in);
+	C(delivered_bytes);
+	C(published_bytes);
+	C(control_requests);
+	C(forwarded_cmds);
 #undef C
 	return o;
 }
@@ -117,13 +135,18 @@ cJSON *swb_bridge_status_json(swb_bridge *b)
 	cJSON_AddStringToObject(o, "version", SWB_VERSION);
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
 	cJSON_AddNumberToObject(o, "uptime_ms", (double)(now - b->start_ms));
+	const char *why = "";
+	cJSON_AddBoolToObject(o, "ready", swb_bridge_ready(b, &why));
+	cJSON_AddStringToObject(o, "ready_reason", why);
+	cJSON_AddStringToObject(o, "log_level", swb_log_level_name(swb_log_get_level()));
+	cJSON_AddItemToObject(o, "probe", swb_bridge_probe_json(b));
 	cJSON_AddItemToObject(o, "redis", redis_json(b));
 	cJSON *edges = cJSON_AddArrayToObject(o, "edges");
 	for (swb_bridge_edge *e = b->edges; e; e = e->hh.next)
-		cJSON_AddItemToArray(edges, edge_json(e, now));
+		cJSON_AddItemToArray(edges, swb_bridge_edge_json(e, now));
 	add_channels(o, b);
 	cJSON_AddNumberToObject(o, "inflight_publishes", (double)b->inflight);
 	cJSON_AddItemToObject(o, "cluster", cluster_json(b));
-	cJSON_AddItemToObject(o, "counters", counters_json(&b->cnt));
+	cJSON_AddItemToObject(o, "counters", swb_bridge_counters_json(&b->cnt));
 	return o;
 }

@@ -27,6 +27,7 @@ int swb_log_level_parse(const char *s)
 
 void swb_log_set_level(int level) { log_level = level; }
 int swb_log_get_level(void) { return log_level; }
+const char *swb_log_level_name(int level) { return level >= 0 && level < 4 ? level_names[level] : "?"; }
 
 int swb_log_set_format(const char *fmt)
 {

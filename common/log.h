@@ -10,6 +10,8 @@ void swb_log_init(const char *prog);
 /* Parse "error|warn|info|debug"; returns -1 if unknown. */
 int swb_log_level_parse(const char *s);
 void swb_log_set_level(int level);
+/* "error" .. "debug" */
+const char *swb_log_level_name(int level);
 int swb_log_get_level(void);
 /* Set "text" or "json"; returns -1 if unknown. */
 int swb_log_set_format(const char *fmt);

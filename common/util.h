@@ -9,6 +9,10 @@
 
 /* Monotonic milliseconds. */
 uint64_t swb_mono_ms(void);
+/* Monotonic microseconds. */
+uint64_t swb_mono_us(void);
+/* Wall-clock microseconds since the epoch. */
+uint64_t swb_wall_us(void);
 /* Wall-clock seconds since the epoch. */
 int64_t swb_wall_s(void);
 /* Create dir (and parents) with mode if missing. Returns 0 or -1 (errno). */

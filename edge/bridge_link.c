@@ -53,6 +53,8 @@ struct swb_edge_link {
 	/* loop thread only */
 	uint64_t seen_gen;
 	bool up, welcomed;
+	bool bridge_not_ready;       /* BridgeHealth.ready == false */
+	char bridge_reason[128];
 };
 
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -168,6 +170,7 @@ static void on_pipe_change(uv_async_t *a)
 	if (l->up) {
 		l->up = false;
 		l->welcomed = false;
+		l->bridge_not_ready = false; /* the next bridge says */
 		swb_info("bridge link down");
 		swb_edge_http_fail_pending(l->e, 503, "Bridge disconnected");
 		swb_edge_presence_link_down(l->e);
@@ -209,6 +212,20 @@ static void on_usage(swb_edge *e, const Swb__AppUsage *u)
 	}
 }
 
+/* BridgeHealth: the bridge's readiness (Redis + pub/sub probe). */
+static void on_health(swb_edge_link *l, const Swb__BridgeHealth *h)
+{
+	bool not_ready = !h->ready;
+	if (not_ready != l->bridge_not_ready) {
+		if (not_ready)
+			swb_warn("bridge not ready: %s", h->reason ? h->reason : "?");
+		else
+			swb_info("bridge ready again");
+	}
+	l->bridge_not_ready = not_ready;
+	snprintf(l->bridge_reason, sizeof(l->bridge_reason), "%s", h->reason ? h->reason : "");
+}
+
 /* The issue #3 answers and commands. */
 static void handle_state_msg(swb_edge *e, const Swb__BridgeMsg *m)
 {
@@ -241,6 +258,10 @@ static void handle_state_msg(swb_edge *e, const Swb__BridgeMsg *m)
 		break;
 	case SWB__BRIDGE_MSG__BODY_USAGE:
 		on_usage(e, m->usage);
+		break;
+	case SWB__BRIDGE_MSG__BODY_HEALTH:
+		if (e->link)
+			on_health(e->link, m->health);
 		break;
 	default:
 		e->st.bad_deliveries++;
@@ -409,6 +430,14 @@ void swb_edge_link_stop(swb_edge *e)
 bool swb_edge_link_up(const swb_edge *e) { return e->link && e->link->up; }
 bool swb_edge_link_ready(const swb_edge *e) { return e->link && e->link->up && e->link->welcomed; }
 
+bool swb_edge_link_bridge_ready(const swb_edge *e, const char **why)
+{
+	bool ok = e->link && !e->link->bridge_not_ready;
+	if (why)
+		*why = ok ? "" : e->link ? e->link->bridge_reason : "no bridge link";
+	return ok;
+}
+
 void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const char *ch, size_t ch_len,
 			    bool add)
 {
@@ -464,6 +493,20 @@ int swb_edge_link_publish(swb_edge *e, uint64_t request_id, const char *app_id,
 	return rc;
 }
 
+/* EdgeStats fields 12..: operations metrics for swbctl edges. */
+static void fill_ops_stats(swb_edge *e, Swb__EdgeStats *s)
+{
+	swb_edge_sample_t smp;
+	swb_edge_sample(e, &smp);
+	s->pid = (uint32_t)getpid();
+	s->bytes_in = e->st.bytes_in;
+	s->bytes_out = e->st.bytes_out;
+	s->queued_bytes = smp.queued_bytes;
+	s->subscriptions = (uint32_t)smp.subscriptions;
+	s->auth_failures = e->st.auth_failures + e->st.api_auth_failures;
+	s->drops = e->st.drops;
+}
+
 void swb_edge_link_stats(swb_edge *e)
 {
 	if (!swb_edge_link_up(e))
@@ -475,6 +518,7 @@ void swb_edge_link_stats(swb_edge *e)
 	s.messages_out = e->st.messages_out;
 	s.slow_disconnects = e->st.slow_disconnects;
 	s.uptime_ms = swb_mono_ms() - e->start_ms;
+	fill_ops_stats(e, &s);
 	/* connections of the apps with a limit (0 included) */
 	size_t n = 0;
 	Swb__AppCount *ac = calloc(e->apps.n ? e->apps.n : 1, sizeof(*ac));
@@ -494,12 +538,31 @@ void swb_edge_link_stats(swb_edge *e)
 		s.n_apps = n;
 		s.apps = ap;
 	}
+	Swb__AppCount *all = calloc(e->apps.n ? e->apps.n : 1, sizeof(*all));
+	Swb__AppCount **allp = calloc(e->apps.n ? e->apps.n : 1, sizeof(*allp));
+	if (all && allp) { /* every app's connections: swbctl connections */
+		size_t k = 0;
+		swb_edge_app *a, *tmp;
+		HASH_ITER(hh_id, e->apps.by_id, a, tmp) {
+			if (k >= e->apps.n)
+				break;
+			swb__app_count__init(&all[k]);
+			all[k].app_id = a->id;
+			all[k].connections = a->connections;
+			allp[k] = &all[k];
+			k++;
+		}
+		s.n_app_connections = k;
+		s.app_connections = allp;
+	}
 	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
 	m.body_case = SWB__EDGE_MSG__BODY_STATS;
 	m.stats = &s;
 	send_edge_msg(e->link, &m);
 	free(ac);
 	free(ap);
+	free(all);
+	free(allp);
 }
 
 /* The app's AppUsage total counts: recent (3 s, about 3 reports) and the

@@ -121,9 +121,12 @@ static int queue_push(swb_edge_conn *c, swb_buf *b)
 
 int swb_edge_conn_send(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 {
-	if (c->close_code)
+	if (c->close_code) {
+		e->st.drops++;
 		return -1;
+	}
 	if (c->q_bytes + b->len > (size_t)e->cfg.max_queue) {
+		e->st.drops++;
 		e->st.slow_disconnects++;
 		swb_info("slow consumer %s: queue %zu bytes + %zu over %ld, closing 4100", c->socket_id,
 			 c->q_bytes, b->len, e->cfg.max_queue);
@@ -152,6 +155,7 @@ int swb_edge_conn_deliver(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 		return -1;
 	}
 	e->st.messages_out++;
+	e->st.bytes_out += b->len;
 	return 0;
 }
 
@@ -235,11 +239,13 @@ int swb_edge_conn_writeable(swb_edge *e, swb_edge_conn *c)
 		c->q_head = (c->q_head + 1) % c->q_cap;
 		c->q_n--;
 		c->q_bytes -= b->len;
-		int n = lws_write(c->wsi, swb_buf_payload(b), b->len, LWS_WRITE_TEXT);
+		size_t len = b->len;
+		int n = lws_write(c->wsi, swb_buf_payload(b), len, LWS_WRITE_TEXT);
 		swb_buf_unref(b);
 		if (n < 0)
 			return -1;
 		e->st.messages_out++;
+		e->st.bytes_out += len;
 	}
 	if (c->q_n || (c->close_code && !c->close_sent) || c->ping_due)
 		lws_callback_on_writable(c->wsi);

@@ -59,6 +59,7 @@ void swb_edge_deliver(swb_edge *e, const uint8_t *data, size_t len)
 		if (frame) {
 			fan_out(e, ch, frame, env);
 			swb_buf_unref(frame);
+			swb_edge_metrics_latency(e, env->origin_time_us);
 		}
 	}
 	swb__envelope__free_unpacked(env, NULL);

@@ -114,7 +114,16 @@ typedef struct swb_edge_stats {
 	uint64_t client_events, client_events_rejected;
 	uint64_t presence_joins, presence_join_fail;
 	uint64_t webhooks_sent, webhooks_failed, webhooks_dropped;
+	/* operations (issue #5) */
+	uint64_t bytes_in, bytes_out;   /* client message payload / event frame bytes */
+	uint64_t drops;                 /* frames not queued (closing / over the queue) */
+	uint64_t api_auth_failures;     /* HTTP API requests answered 401 */
 } swb_edge_stats;
+
+/* metrics.c: per-scrape / per-EdgeStats walk over the connections. */
+typedef struct swb_edge_sample_t {
+	uint64_t subscriptions, queued_bytes;
+} swb_edge_sample_t;
 
 typedef struct swb_edge {
 	swb_edge_config cfg;
@@ -144,6 +153,7 @@ typedef struct swb_edge {
 	swb_edge_webhooks *webhooks;
 	uint64_t next_request_id;
 	swb_edge_stats st;
+	struct swb_edge_metrics *metrics; /* metrics.c (owned) */
 	uint64_t start_ms;
 	bool stopping;
 } swb_edge;
@@ -261,12 +271,25 @@ void swb_edge_webhooks_stop(swb_edge *e);
 void swb_edge_webhook_event(swb_edge *e, const swb_edge_app *app, const char *json, size_t len);
 void swb_edge_webhooks_lib_fini(void);
 
+/* metrics.c: the registry behind /metrics (docs/operations.md) */
+int swb_edge_metrics_init(swb_edge *e);
+void swb_edge_metrics_fini(swb_edge *e);
+/* Append the exposition text to out. */
+struct swb_sbuf;
+void swb_edge_metrics_render(swb_edge *e, struct swb_sbuf *out);
+void swb_edge_metrics_http(swb_edge *e, int status); /* a response went out */
+void swb_edge_metrics_latency(swb_edge *e, uint64_t origin_us); /* Envelope.origin_time_us */
+void swb_edge_sample(swb_edge *e, swb_edge_sample_t *s);
+
 /* bridge_link.c */
 int swb_edge_link_start(swb_edge *e);
 void swb_edge_link_stop(swb_edge *e);
 /* Pipe up and Welcome received. */
 bool swb_edge_link_ready(const swb_edge *e);
 bool swb_edge_link_up(const swb_edge *e);
+/* The bridge's last BridgeHealth: Redis connected and its pub/sub probe
+ * coming back (true until a bridge says otherwise). */
+bool swb_edge_link_bridge_ready(const swb_edge *e, const char **why);
 void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const char *ch, size_t ch_len,
 			    bool add);
 /* 0 sent, -1 not connected / failed. */

@@ -246,39 +246,8 @@ static void api_request(swb_edge *e, swb_edge_http *h)
 static void respond_metrics(swb_edge *e, swb_edge_http *h)
 {
 	static const unsigned char pre[LWS_PRE];
-	const swb_edge_stats *st = &e->st;
 	swb_sbuf_append(&h->resp, pre, sizeof(pre));
-	swb_sbuf_printf(&h->resp,
-			"# TYPE swb_edge_connections gauge\nswb_edge_connections %u\n"
-			"# TYPE swb_edge_channels gauge\nswb_edge_channels %zu\n"
-			"# TYPE swb_edge_bridge_ready gauge\nswb_edge_bridge_ready %d\n"
-			"# TYPE swb_edge_connections_total counter\nswb_edge_connections_total %llu\n"
-			"# TYPE swb_edge_messages_in_total counter\nswb_edge_messages_in_total %llu\n"
-			"# TYPE swb_edge_messages_out_total counter\nswb_edge_messages_out_total %llu\n"
-			"# TYPE swb_edge_slow_disconnects_total counter\nswb_edge_slow_disconnects_total %llu\n"
-			"# TYPE swb_edge_bad_frames_total counter\nswb_edge_bad_frames_total %llu\n"
-			"# TYPE swb_edge_bad_deliveries_total counter\nswb_edge_bad_deliveries_total %llu\n"
-			"# TYPE swb_edge_bridge_send_failures_total counter\nswb_edge_bridge_send_failures_total %llu\n"
-			"# TYPE swb_edge_publishes_total counter\nswb_edge_publishes_total %llu\n"
-			"# TYPE swb_edge_publish_failures_total counter\nswb_edge_publish_failures_total %llu\n"
-			"# TYPE swb_edge_auth_failures_total counter\nswb_edge_auth_failures_total %llu\n"
-			"# TYPE swb_edge_client_events_total counter\nswb_edge_client_events_total %llu\n"
-			"# TYPE swb_edge_client_events_rejected_total counter\nswb_edge_client_events_rejected_total %llu\n"
-			"# TYPE swb_edge_presence_joins_total counter\nswb_edge_presence_joins_total %llu\n"
-			"# TYPE swb_edge_presence_join_failures_total counter\nswb_edge_presence_join_failures_total %llu\n"
-			"# TYPE swb_edge_webhooks_sent_total counter\nswb_edge_webhooks_sent_total %llu\n"
-			"# TYPE swb_edge_webhooks_failed_total counter\nswb_edge_webhooks_failed_total %llu\n"
-			"# TYPE swb_edge_webhooks_dropped_total counter\nswb_edge_webhooks_dropped_total %llu\n",
-			st->connections, swb_edge_chans_count(&e->chans), swb_edge_link_ready(e) ? 1 : 0,
-			(unsigned long long)st->connections_total, (unsigned long long)st->messages_in,
-			(unsigned long long)st->messages_out, (unsigned long long)st->slow_disconnects,
-			(unsigned long long)st->bad_frames, (unsigned long long)st->bad_deliveries,
-			(unsigned long long)st->link_send_fail, (unsigned long long)st->publishes,
-			(unsigned long long)st->publish_fail, (unsigned long long)st->auth_failures,
-			(unsigned long long)st->client_events, (unsigned long long)st->client_events_rejected,
-			(unsigned long long)st->presence_joins, (unsigned long long)st->presence_join_fail,
-			(unsigned long long)st->webhooks_sent, (unsigned long long)st->webhooks_failed,
-			(unsigned long long)st->webhooks_dropped);
+	swb_edge_metrics_render(e, &h->resp); /* metrics.c */
 	h->status = 200;
 	h->content_type = "text/plain; version=0.0.4";
 	h->resp_ready = true;
@@ -292,8 +261,11 @@ static void route_request(swb_edge *e, swb_edge_http *h)
 		return;
 	}
 	if (!h->is_post && h->path_len == 7 && !memcmp(h->path, "/readyz", 7)) {
-		bool ok = swb_edge_link_ready(e);
-		respond_raw(h, ok ? 200 : 503, ok ? "{\"ok\":true,\"bridge\":true}" : "{\"ok\":false,\"bridge\":false}");
+		bool link = swb_edge_link_ready(e), up = swb_edge_link_bridge_ready(e, NULL), ok = link && up;
+		respond_raw(h, ok ? 200 : 503,
+			    ok ? "{\"ok\":true,\"bridge\":true,\"redis\":true}"
+			       : link ? "{\"ok\":false,\"bridge\":true,\"redis\":false}"
+				      : "{\"ok\":false,\"bridge\":false}");
 		return;
 	}
 	if (!h->is_post && h->path_len == 8 && !memcmp(h->path, "/metrics", 8)) {
@@ -387,6 +359,7 @@ static int on_writeable(swb_edge *e, swb_edge_http *h)
 		    lws_finalize_write_http_header(h->wsi, start, &p, end))
 			return -1;
 		h->headers_sent = true;
+		swb_edge_metrics_http(e, h->status);
 		lws_callback_on_writable(h->wsi);
 		return 0;
 	}

@@ -151,6 +151,8 @@ int main(int argc, char **argv)
 	uv_timer_init(&e->loop, &e->tick);
 	e->tick.data = e;
 	swb_edge_counts_init(e);
+	if (swb_edge_metrics_init(e) < 0)
+		swb_warn("out of memory: /metrics will be empty");
 	uv_signal_init(&e->loop, &e->sigint);
 	uv_signal_init(&e->loop, &e->sigterm);
 	e->sigint.data = e->sigterm.data = e;
@@ -174,6 +176,7 @@ int main(int argc, char **argv)
 	swb_edge_cache_clear(e);
 	swb_edge_chans_fini(&e->chans);
 	swb_edge_apps_fini(&e->apps);
+	swb_edge_metrics_fini(e);
 	swb_edge_link_lib_fini();
 	swb_edge_webhooks_lib_fini();
 	swb_info("stopped");

@@ -509,6 +509,7 @@ void swb_edge_pusher_message(swb_edge *e, swb_edge_conn *c, const char *text, si
 	if (!c->app || c->close_code)
 		return;
 	e->st.messages_in++;
+	e->st.bytes_in += n;
 	cJSON *msg = cJSON_ParseWithLength(text, n);
 	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(msg, "event");
 	if (!cJSON_IsObject(msg) || !cJSON_IsString(ev)) {

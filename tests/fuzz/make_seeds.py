@@ -83,6 +83,7 @@ BRIDGE_MSGS = {
     'terminate': f_bytes(8, f_bytes(1, 'app1') + f_bytes(2, 'u1')),
     'usage': f_bytes(10, f_bytes(1, f_bytes(1, 'app1') + f_int(2, 5))),
 }
+BRIDGE_MSGS['health'] = f_bytes(20, f_int(1, 0) + f_bytes(2, 'redis down'))
 BRIDGE_MSGS['batch'] = f_bytes(9, f_bytes(1, BRIDGE_MSGS['deliver']) + f_bytes(1, BRIDGE_MSGS['ack'])
                                + f_bytes(1, BRIDGE_MSGS['webhook']))
 

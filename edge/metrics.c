@@ -1,0 +1,168 @@
+/* metrics.c: the edge's /metrics (Prometheus text, common/metrics.c);
+ * the metric table is in docs/operations.md. Counters the edge already
+ * keeps in swb_edge_stats are copied in right before each render; HTTP
+ * responses by status code and the publish->deliver latency are observed
+ * live. Labels: HTTP status code (bounded: at most 16 codes, then
+ * "other") and auth failure source. Also: swb_edge_sample(), the per-scrape
+ * walk over connections that swbctl's EdgeStats uses too. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge.h"
+#include "metrics.h"
+#include "util.h"
+
+typedef struct swb_edge_metrics {
+	swb_metrics reg;
+	swb_metrics_process proc;
+	swb_metric *conns, *chans, *subs, *queued, *link, *ready;
+	swb_metric *conns_total, *msgs_in, *msgs_out, *bytes_in, *bytes_out, *drops, *slow, *bad_frames,
+		*bad_deliveries, *link_fail, *publishes, *publish_fail, *auth, *client_events, *client_rejected,
+		*pjoins, *pjoin_fail, *wh_sent, *wh_failed, *wh_dropped;
+	swb_metric *http, *latency;
+} swb_edge_metrics;
+
+static swb_metric *counter(swb_edge_metrics *m, const char *n, const char *h)
+{
+	return swb_metrics_counter(&m->reg, n, h);
+}
+
+static swb_metric *gauge(swb_edge_metrics *m, const char *n, const char *h)
+{
+	return swb_metrics_gauge(&m->reg, n, h);
+}
+
+static void register_all(swb_edge_metrics *m)
+{
+	m->conns = gauge(m, "swb_edge_connections", "Client WebSocket connections now");
+	m->chans = gauge(m, "swb_edge_channels", "Channels with at least one local subscriber");
+	m->subs = gauge(m, "swb_edge_subscriptions", "Channel subscriptions (connection, channel) now");
+	m->queued = gauge(m, "swb_edge_send_queue_bytes", "Bytes waiting in the clients' send queues");
+	m->link = gauge(m, "swb_edge_bridge_ready", "1 while the link to the bridge is up and welcomed");
+	m->ready = gauge(m, "swb_edge_ready", "1 when /readyz says ready: bridge link up and the bridge ready");
+	m->conns_total = counter(m, "swb_edge_connections_total", "Client connections accepted");
+	m->msgs_in = counter(m, "swb_edge_messages_in_total", "WebSocket messages received from clients");
+	m->msgs_out = counter(m, "swb_edge_messages_out_total", "Event frames written to clients");
+	m->bytes_in = counter(m, "swb_edge_bytes_in_total", "WebSocket message payload bytes received from clients");
+	m->bytes_out = counter(m, "swb_edge_bytes_out_total", "Event frame payload bytes written to clients");
+	m->drops = counter(m, "swb_edge_drops_total", "Frames not queued: the connection was closing or over its queue");
+	m->slow = counter(m, "swb_edge_slow_disconnects_total", "Clients closed (4100) for not reading: send queue over limit");
+	m->bad_frames = counter(m, "swb_edge_bad_frames_total", "Client frames answered with an error");
+	m->bad_deliveries = counter(m, "swb_edge_bad_deliveries_total", "Garbage from the bridge, dropped");
+	m->link_fail = counter(m, "swb_edge_bridge_send_failures_total", "Messages to the bridge that could not be sent");
+	m->publishes = counter(m, "swb_edge_publishes_total", "HTTP API publishes handed to the bridge");
+	m->publish_fail = counter(m, "swb_edge_publish_failures_total", "HTTP API publishes that failed");
+	m->auth = swb_metrics_add(&m->reg, SWB_METRIC_COUNTER, "swb_edge_auth_failures_total",
+				  "Authentication failures: bad channel / sign-in signatures (websocket), HTTP API "
+				  "requests answered 401 (http_api)",
+				  "source", 2, NULL, 0);
+	m->client_events = counter(m, "swb_edge_client_events_total", "Client events accepted");
+	m->client_rejected = counter(m, "swb_edge_client_events_rejected_total", "Client events refused");
+	m->pjoins = counter(m, "swb_edge_presence_joins_total", "Presence joins sent to the bridge");
+	m->pjoin_fail = counter(m, "swb_edge_presence_join_failures_total", "Presence joins refused or failed");
+	m->wh_sent = counter(m, "swb_edge_webhooks_sent_total", "Webhook batches delivered");
+	m->wh_failed = counter(m, "swb_edge_webhooks_failed_total", "Webhook attempts that failed");
+	m->wh_dropped = counter(m, "swb_edge_webhooks_dropped_total", "Webhook events dropped");
+	m->http = swb_metrics_add(&m->reg, SWB_METRIC_COUNTER, "swb_edge_http_requests_total",
+				  "HTTP requests answered (API, /metrics, /healthz, /readyz), by status code", "code",
+				  16, NULL, 0);
+	m->latency = swb_metrics_histogram(&m->reg, "swb_edge_publish_deliver_latency_seconds",
+					   "From the origin bridge packing an event (Envelope.origin_time_us, the "
+					   "origin host's wall clock) to this edge writing or queueing it to its "
+					   "subscribers; once per event per edge",
+					   swb_metrics_latency_buckets, swb_metrics_latency_nbuckets);
+}
+
+int swb_edge_metrics_init(swb_edge *e)
+{
+	swb_edge_metrics *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -1;
+	swb_metrics_init(&m->reg);
+	register_all(m);
+	swb_metrics_process_init(&m->proc, &m->reg);
+	e->metrics = m;
+	return 0;
+}
+
+void swb_edge_metrics_fini(swb_edge *e)
+{
+	if (!e->metrics)
+		return;
+	swb_metrics_fini(&e->metrics->reg);
+	free(e->metrics);
+	e->metrics = NULL;
+}
+
+void swb_edge_metrics_http(swb_edge *e, int status)
+{
+	char code[8];
+	if (!e->metrics)
+		return;
+	snprintf(code, sizeof(code), "%d", status >= 100 && status <= 599 ? status : 0);
+	swb_metric_add(e->metrics->http, code, 1);
+	if (status == 401)
+		e->st.api_auth_failures++;
+}
+
+void swb_edge_metrics_latency(swb_edge *e, uint64_t origin_us)
+{
+	uint64_t now = swb_wall_us();
+	if (e->metrics && origin_us && now >= origin_us)
+		swb_metric_observe(e->metrics->latency, NULL, (double)(now - origin_us) / 1e6);
+}
+
+void swb_edge_sample(swb_edge *e, swb_edge_sample_t *s)
+{
+	memset(s, 0, sizeof(*s));
+	swb_edge_conn *c, *tmp;
+	HASH_ITER(hh, e->by_sid, c, tmp) {
+		s->subscriptions += c->subs.n;
+		s->queued_bytes += c->q_bytes;
+	}
+}
+
+static void update(swb_edge *e, swb_edge_metrics *m)
+{
+	const swb_edge_stats *st = &e->st;
+	swb_edge_sample_t s;
+	swb_edge_sample(e, &s);
+	swb_metric_set(m->conns, NULL, st->connections);
+	swb_metric_set(m->chans, NULL, (double)swb_edge_chans_count(&e->chans));
+	swb_metric_set(m->subs, NULL, (double)s.subscriptions);
+	swb_metric_set(m->queued, NULL, (double)s.queued_bytes);
+	swb_metric_set(m->link, NULL, swb_edge_link_ready(e));
+	swb_metric_set(m->ready, NULL, swb_edge_link_ready(e) && swb_edge_link_bridge_ready(e, NULL));
+#define SET(f, v) swb_metric_set(m->f, NULL, (double)(v))
+	SET(conns_total, st->connections_total);
+	SET(msgs_in, st->messages_in);
+	SET(msgs_out, st->messages_out);
+	SET(bytes_in, st->bytes_in);
+	SET(bytes_out, st->bytes_out);
+	SET(drops, st->drops);
+	SET(slow, st->slow_disconnects);
+	SET(bad_frames, st->bad_frames);
+	SET(bad_deliveries, st->bad_deliveries);
+	SET(link_fail, st->link_send_fail);
+	SET(publishes, st->publishes);
+	SET(publish_fail, st->publish_fail);
+	SET(client_events, st->client_events);
+	SET(client_rejected, st->client_events_rejected);
+	SET(pjoins, st->presence_joins);
+	SET(pjoin_fail, st->presence_join_fail);
+	SET(wh_sent, st->webhooks_sent);
+	SET(wh_failed, st->webhooks_failed);
+	SET(wh_dropped, st->webhooks_dropped);
+#undef SET
+	swb_metric_set(m->auth, "websocket", (double)st->auth_failures);
+	swb_metric_set(m->auth, "http_api", (double)st->api_auth_failures);
+	swb_metrics_process_update(&m->proc);
+}
+
+void swb_edge_metrics_render(swb_edge *e, swb_sbuf *out)
+{
+	if (!e->metrics)
+		return;
+	update(e, e->metrics);
+	swb_metrics_render(&e->metrics->reg, out);
+}
