@@ -41,7 +41,7 @@ swb_bridge *fuzz_bridge(void)
 	if (b.loop)
 		return &b;
 	swb_log_init("fuzz-bridge");
-	swb_log_set_level(getenv("FUZZ_VERBOSE") ? SWB_LOG_DEBUG : SWB_LOG_ERROR + 0);
+	swb_log_set_level(getenv("FUZZ_VERBOSE") ? SWB_LOG_DEBUG : SWB_LOG_ERROR);
 	snprintf(dir, sizeof(dir), "/tmp/swb-fuzz-XXXXXX");
 	if (!mkdtemp(dir))
 		abort();

@@ -29,7 +29,7 @@ swb_edge *fuzz_edge(void)
 		return &e;
 	inited = true;
 	swb_log_init("fuzz-edge");
-	swb_log_set_level(getenv("FUZZ_VERBOSE") ? SWB_LOG_DEBUG : SWB_LOG_ERROR + 0);
+	swb_log_set_level(getenv("FUZZ_VERBOSE") ? SWB_LOG_DEBUG : SWB_LOG_ERROR);
 	swb_edge_apps_init(&e.apps);
 	char err[256];
 	if (swb_edge_apps_load_json(&e.apps, APPS, sizeof(APPS) - 1, err, sizeof(err)) < 0)

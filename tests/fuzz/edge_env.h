@@ -4,7 +4,8 @@
  * message to the bridge fails as when it is down). Connections are fake:
  * edge_env.c defines the few libwebsockets calls conn.c makes on a
  * connection (writes succeed and are discarded), so the target links them
- * instead of the library's. Production code is unchanged. */
+ * instead of the library's. Production code is unchanged.
+ * FUZZ_VERBOSE=1 in the environment: debug logging (quiet by default). */
 #ifndef SWB_FUZZ_EDGE_ENV_H
 #define SWB_FUZZ_EDGE_ENV_H
 

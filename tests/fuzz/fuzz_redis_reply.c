@@ -2,7 +2,10 @@
  * subscribe connection: hiredis' reader with our guard (redis_guard.c) on
  * a subscribed context, the reply classification (sub_reply.c), then the
  * Envelope delivery (swb_bridge_deliver) or the cluster command handler
- * for PREFIX:ctl messages, as redis.c does. Input: raw RESP. */
+ * for PREFIX:ctl messages, as redis.c does. Input: raw RESP; starting
+ * with '!', the rest is read as the command connection reads it (not
+ * subscribed, a command waiting), where replies only go through the guard. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -24,10 +27,17 @@ static void handle(swb_bridge *b, redisReply *reply)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static redisAsyncContext ac; /* what the guard looks at: subscribed, nothing pending */
+	static redisAsyncContext ac; /* what the guard looks at */
+	static redisCallback waiting;
 	swb_bridge *b = fuzz_bridge();
+	bool cmd = size > 0 && data[0] == '!';
+	if (cmd) {
+		data++;
+		size--;
+	}
 	memset(&ac, 0, sizeof(ac));
-	ac.c.flags = REDIS_SUBSCRIBED;
+	ac.c.flags = cmd ? 0 : REDIS_SUBSCRIBED;
+	ac.replies.head = cmd ? &waiting : NULL;
 	redisReader *rd = redisReaderCreateWithFunctions(&swb_bridge_guard_fns);
 	rd->privdata = &ac;
 	if (redisReaderFeed(rd, (const char *)data, size) == REDIS_OK) {
@@ -35,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			void *reply = NULL;
 			if (redisReaderGetReply(rd, &reply) != REDIS_OK || !reply)
 				break;
-			handle(b, reply);
+			if (!cmd)
+				handle(b, reply);
 			freeReplyObject(reply);
 		}
 	}

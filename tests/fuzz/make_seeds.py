@@ -107,6 +107,7 @@ RESP = {
     'pmessage': arr(bulk('pmessage'), bulk('swb:*'), bulk('swb:app1:ch:ch'), bulk('x')),
     'status_error': b'+OK\r\n-ERR wrong\r\n',
     'wrong_type': arr(bulk('message'), b':1\r\n', bulk('x')),
+    'cmd_replies': b'!' + arr(bulk('a'), b':1\r\n', arr(bulk('b'))) + b'+OK\r\n$-1\r\n',
 }
 
 
