@@ -31,6 +31,7 @@ struct mh_conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_write_t wr;
+	uv_shutdown_t sh;
 	swb_bridge_mhttp *srv;
 	char buf[MH_REQ_MAX];
 	size_t len;
@@ -65,9 +66,21 @@ static void conn_close(mh_conn *c)
 	uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+static void on_shutdown(uv_shutdown_t *r, int status) {}
+
+/* Lingering close: send FIN, then read and discard until the client
+ * closes or the connection timer fires. Closing with unread input (e.g.
+ * the rest of a head refused with 431) makes the kernel send a RST, and
+ * the client may never see the response. */
 static void on_written(uv_write_t *w, int status)
 {
-	conn_close(w->data);
+	mh_conn *c = w->data;
+	if (status < 0 || uv_shutdown(&c->sh, (uv_stream_t *)&c->tcp, on_shutdown) != 0 ||
+	    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+		conn_close(c);
 }
 
 static void respond(mh_conn *c, int status, const char *reason, const char *ctype, const char *body, size_t blen,
@@ -152,6 +165,8 @@ static bool head_complete(const mh_conn *c)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	mh_conn *c = h->data;
+	if (c->responded)
+		c->len = 0; /* lingering: whatever comes is discarded */
 	*buf = uv_buf_init(c->buf + c->len, (unsigned)(MH_REQ_MAX - c->len));
 }
 

@@ -10,7 +10,7 @@
 #   build-asan/  gcc, ASan + UBSan: asan.<kind>.<name> = every unit and
 #                integration/compat test again against these binaries;
 #   build-fuzz/  clang-14, libFuzzer + ASan + UBSan: fuzz.<target> runs each
-#                tests/fuzz target for SWB_FUZZ_SECONDS (default 20);
+#                tests/fuzz target for SWB_FUZZ_SECONDS (default 12);
 #   and valgrind.<name>: a few integration files with the daemons of
 #   build/ under valgrind.
 # With SWB_TEST_SANITIZERS=0 those tests are not registered (quick local run).
@@ -32,7 +32,7 @@ if [ "${SWB_TEST_SANITIZERS:-1}" != 0 ]; then
   CC=clang-14 cmake -S . -B build-fuzz -DSWB_FUZZ=ON -DSWB_TESTS=OFF
   cmake --build build-fuzz -j"$jobs" --target swb_fuzz
   passes=(-DSWB_ASAN_DIR="$PWD/build-asan" -DSWB_FUZZ_DIR="$PWD/build-fuzz" -DSWB_VALGRIND=ON
-          -DSWB_FUZZ_SECONDS="${SWB_FUZZ_SECONDS:-20}")
+          -DSWB_FUZZ_SECONDS="${SWB_FUZZ_SECONDS:-12}")
 fi
 cmake -S . -B build "${passes[@]}"
 cmake --build build -j"$jobs"

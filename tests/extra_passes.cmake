@@ -15,7 +15,7 @@
 set(SWB_ASAN_DIR "" CACHE PATH "ASan+UBSan build tree whose binaries the asan.* tests run (empty: no asan tests)")
 set(SWB_FUZZ_DIR "" CACHE PATH "libFuzzer build tree whose targets the fuzz.* tests run (empty: none)")
 option(SWB_VALGRIND "Register valgrind.* tests (integration tests with daemons under valgrind)" OFF)
-set(SWB_FUZZ_SECONDS 20 CACHE STRING "Seconds each fuzz.* target runs")
+set(SWB_FUZZ_SECONDS 12 CACHE STRING "Seconds each fuzz.* target runs")
 set(SWB_VALGRIND_TESTS single_host interest edge_protocol http_api
     CACHE STRING "Integration test files (names without .test.js) run under valgrind")
 

@@ -85,8 +85,13 @@ class FakeRedis {
         case 'wrong_types': /* SUBSCRIBE answered with an integer, the rest with arrays of the wrong shape */
           s.write(/SUBSCRIBE/i.test(text) ? ':1\r\n' : `*2\r\n:1\r\n${bulk('x')}`);
           break;
-        case 'huge': /* a 1 GB bulk string, streamed until the bridge gives up (64 MiB pending: redis_uv.c) */
-          if (!s.huge) {
+        case 'huge': /* a 1 GB bulk string, streamed until the bridge gives up (64 MiB pending:
+                        * redis_uv.c); once, to the subscribe connection (reading 64 MiB through
+                        * hiredis' 1 MiB buffer steps is slow under ASan), plain +OK after that */
+          if (this.hugeSent || !/-sub\b/.test(text)) {
+            s.write('+OK\r\n');
+          } else if (!s.huge) {
+            this.hugeSent = true;
             s.huge = true;
             s.write('$1000000000\r\n');
             const chunk = Buffer.alloc(1 << 20, 0x61);
@@ -115,7 +120,10 @@ class FakeRedis {
     });
   }
 
-  dropAll() { for (const s of this.sockets) s.destroy(); }
+  dropAll() {
+    this.hugeSent = false;
+    for (const s of this.sockets) s.destroy();
+  }
 
   async close() {
     for (const s of this.sockets) s.destroy();
@@ -235,7 +243,7 @@ c.test('a misbehaving Redis: never a crash, each bad connection counted and drop
     const k0 = await counters(h);
     /* Each mode makes the bridge drop (or lose) a connection, so it keeps
      * coming back; all but a plain close count as a bad reply. */
-    const n = mode === 'huge' ? 1 : 2; /* each huge reply costs the bridge 64 MiB of reading */
+    const n = mode === 'huge' ? 1 : 2; /* one huge reply, see FakeRedis */
     await waitFor(async () => {
       if (!h.bridge.alive) throw new GiveUp(`swb-bridge exited in mode ${mode}: ${JSON.stringify(h.bridge.exit)}`);
       const k = await counters(h);
