@@ -22,6 +22,7 @@ void swb_edge_apps_fini(swb_edge_apps *t)
 		HASH_DELETE(hh_key, t->by_key, a);
 		for (size_t i = 0; i < a->n_webhooks; i++)
 			free(a->webhooks[i].url);
+		swb_edge_app_origins_free(a);
 		free(a->id);
 		free(a->key);
 		free(a->secret);
@@ -110,7 +111,8 @@ int swb_edge_apps_add_spec(swb_edge_apps *t, const char *spec, size_t n, char *e
 	const char *c1 = memchr(spec, ':', n);
 	const char *c2 = c1 ? memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - spec)) : NULL;
 	if (!c2) {
-		snprintf(err, errlen, "invalid app '%.*s': expected ID:KEY:SECRET", (int)(n > 80 ? 80 : n), spec);
+		/* Never echo the value: without its separators any part of it may be the secret. */
+		snprintf(err, errlen, "invalid app (%zu bytes, not shown): expected ID:KEY:SECRET", n);
 		return -1;
 	}
 	size_t idn = (size_t)(c1 - spec), keyn = (size_t)(c2 - c1 - 1), secn = n - (size_t)(c2 + 1 - spec);
@@ -324,6 +326,10 @@ static int json_app(swb_edge_apps *t, const cJSON *o, char *err, size_t errlen)
 	    json_uint(o, "client_event_rate", 1000000, &a->client_event_rate, sub, sizeof(sub)) < 0 ||
 	    json_uint(o, "max_connections", 10000000, &a->max_connections, sub, sizeof(sub)) < 0 ||
 	    json_uint(o, "presence_max_members", 1000000, &a->presence_max_members, sub, sizeof(sub)) < 0) {
+		snprintf(err, errlen, "app '%s': %s", a->id, sub);
+		return -1;
+	}
+	if (swb_edge_app_origins_json(a, cJSON_GetObjectItemCaseSensitive(o, "allowed_origins"), sub, sizeof(sub)) < 0) {
 		snprintf(err, errlen, "app '%s': %s", a->id, sub);
 		return -1;
 	}

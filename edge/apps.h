@@ -12,6 +12,7 @@
 #include <uthash.h>
 
 #define SWB_EDGE_APP_MAX_WEBHOOKS 8
+#define SWB_EDGE_APP_MAX_ORIGINS 64
 
 /* Webhook event types (bit mask). */
 enum {
@@ -42,6 +43,8 @@ typedef struct swb_edge_app {
 	swb_edge_webhook_cfg webhooks[SWB_EDGE_APP_MAX_WEBHOOKS];
 	size_t n_webhooks;
 	uint32_t webhook_events;   /* union of the webhooks' masks */
+	char **origins;            /* allowed Origins (origins.c), owned; none = any */
+	size_t n_origins;
 	/* runtime: live connections of this app on this edge (conn.c) */
 	uint32_t connections;
 	/* runtime: the cluster-wide limit (bridge_link.c, pusher.c): the last
@@ -71,7 +74,7 @@ int swb_edge_apps_load_file(swb_edge_apps *t, const char *path, char *err, size_
 /* JSON apps: an array of app objects, or {"apps":[...]}, each
  * {"id","key","secret", optional "enabled","client_events",
  * "client_event_rate","max_connections" (cluster-wide),"presence_max_members",
- * "webhooks":[{"url","events":[names]}]}. 0 or -1 (err set). */
+ * "allowed_origins":[...],"webhooks":[{"url","events":[names]}]}. 0 or -1 (err set). */
 int swb_edge_apps_load_json(swb_edge_apps *t, const char *text, size_t n, char *err, size_t errlen);
 /* "--webhook ID=URL": add a webhook with every event type to app ID. */
 int swb_edge_apps_add_webhook_spec(swb_edge_apps *t, const char *spec, char *err, size_t errlen);
@@ -84,6 +87,13 @@ uint32_t swb_edge_webhook_event_bit(const char *name);
  * the limit applies per edge. The local connections never exceed max
  * either way. */
 bool swb_edge_app_admit(const swb_edge_app *a, bool cluster_fresh);
+/* origins.c: "allowed_origins" (a cJSON array, or NULL = absent) into a.
+ * 0, or -1 with err set. */
+int swb_edge_app_origins_json(swb_edge_app *a, const void *json, char *err, size_t errlen);
+void swb_edge_app_origins_free(swb_edge_app *a);
+/* May a WebSocket upgrade with this Origin header (NULL = none) reach app
+ * a? True when a has no list, or an entry matches (see origins.c). */
+bool swb_edge_app_origin_allowed(const swb_edge_app *a, const char *origin, size_t n);
 const swb_edge_app *swb_edge_apps_by_id(const swb_edge_apps *t, const char *id, size_t n);
 const swb_edge_app *swb_edge_apps_by_key(const swb_edge_apps *t, const char *key, size_t n);
 

@@ -8,7 +8,8 @@
  * bridge_link.c owns the NNG socket; presence.c the presence joins (and
  * the replay), users.c the sign-ins and the user index, cache.c the
  * CacheGets in flight, counts.c the dirty-count set and its timer,
- * webhook.c the curl multi handle, batches and requests. */
+ * webhook.c the curl multi handle, batches and requests; tls.c reads the
+ * TLS files (the SSL_CTX itself belongs to lws). */
 #ifndef SWB_EDGE_H
 #define SWB_EDGE_H
 
@@ -36,6 +37,7 @@
 #define SWB_EDGE_COUNTS_MS 100       /* ChannelCounts coalescing window */
 #define SWB_EDGE_CLIENT_DATA_MAX 10240 /* client event data bytes */
 #define SWB_EDGE_CACHE_PENDING_MAX 10000 /* CacheGets awaiting an answer */
+#define SWB_EDGE_MAX_FRAGMENTS 1024  /* frames per inbound message; over it: close 1008 */
 
 typedef struct swb_edge_config {
 	const char *runtime_dir;
@@ -44,6 +46,8 @@ typedef struct swb_edge_config {
 	long pong_timeout;           /* seconds */
 	long max_queue;              /* bytes per connection send queue */
 	long max_message;            /* bytes per inbound WebSocket message */
+	long handshake_timeout;      /* seconds: TLS accept, HTTP head, HTTP body */
+	const char *tls_cert, *tls_key, *tls_ca; /* NULL = plain TCP (tls.c) */
 } swb_edge_config;
 
 typedef struct swb_edge_conn swb_edge_conn;
@@ -74,6 +78,7 @@ struct swb_edge_conn {
 	/* inbound message reassembly (owned) */
 	char *rx;
 	size_t rx_len, rx_cap;
+	uint32_t rx_frames;          /* frames of the message being received */
 	/* send queue: ring of buffer references (owned) */
 	swb_buf **q;
 	uint32_t q_head, q_n, q_cap;
@@ -118,6 +123,15 @@ typedef struct swb_edge_stats {
 	uint64_t bytes_in, bytes_out;   /* client message payload / event frame bytes */
 	uint64_t drops;                 /* frames not queued (closing / over the queue) */
 	uint64_t api_auth_failures;     /* HTTP API requests answered 401 */
+	/* issue #6: hostile input and TLS (metrics.c) */
+	uint64_t origin_rejected;     /* WebSocket upgrades from a disallowed Origin (4009) */
+	uint64_t http_timeouts;       /* HTTP bodies not complete within --handshake-timeout (408) */
+	uint64_t heads_dropped;       /* connections closed before a whole request head (slowloris, TLS failures) */
+	uint64_t api_bad_requests;    /* HTTP requests refused with a 4xx other than 401 / 408 */
+	uint64_t subscribe_refused;   /* subscribes over the per-connection cap */
+	uint64_t fragment_floods;     /* messages over SWB_EDGE_MAX_FRAGMENTS frames (1008) */
+	uint64_t pings;               /* pusher:ping messages answered */
+	uint64_t tls_reloads, tls_reload_failures;
 } swb_edge_stats;
 
 /* metrics.c: per-scrape / per-EdgeStats walk over the connections. */
@@ -130,9 +144,10 @@ typedef struct swb_edge {
 	swb_edge_apps apps;
 	uv_loop_t loop;
 	struct lws_context *lws;
+	void *tls_ctx;               /* the vhost's SSL_CTX (tls.c), owned by lws */
 	bool lws_stopping;
 	uv_timer_t tick;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	uint32_t edge_id;            /* socket_id prefix, random 31-bit */
 	char edge_id_str[16];
 	uint64_t conn_counter;
@@ -200,6 +215,9 @@ int swb_edge_http_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_ps
 void swb_edge_http_on_ack(swb_edge *e, uint64_t request_id, bool ok, const char *error);
 void swb_edge_http_fail_pending(swb_edge *e, int status, const char *msg);
 void swb_edge_http_tick(swb_edge *e, uint64_t now_ms);
+/* LWS_CALLBACK_TIMER on an HTTP transaction: its --handshake-timeout
+ * deadline for the body passed. Nonzero = close now. */
+int swb_edge_http_deadline(swb_edge *e, swb_edge_pss *pss);
 void swb_edge_http_on_query(swb_edge *e, uint64_t request_id, bool ok, const char *error, uint32_t status,
 			    const uint8_t *json, size_t len);
 

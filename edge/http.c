@@ -36,6 +36,7 @@ struct swb_edge_http {
 	swb_edge_query q;
 	swb_sbuf body;
 	bool body_too_big;
+	bool reading_body;            /* a body is due; its deadline timer runs */
 	/* response */
 	int status;
 	const char *content_type;    /* NULL = application/json */
@@ -73,8 +74,17 @@ static void respond_raw(swb_edge_http *h, int status, const char *json)
 	lws_callback_on_writable(h->wsi);
 }
 
+/* Refusals of the client's request, for /metrics (401 and 408 count apart). */
+static void count_refusal(swb_edge_http *h, int status)
+{
+	swb_edge *e = lws_context_user(lws_get_context(h->wsi));
+	if (status >= 400 && status < 500 && status != 401 && status != 408)
+		e->st.api_bad_requests++; /* 401: metrics.c counts them (api_auth_failures) */
+}
+
 static void respond_error(swb_edge_http *h, int status, const char *msg)
 {
+	count_refusal(h, status);
 	swb_sbuf s;
 	swb_sbuf_init(&s);
 	swb_sbuf_puts(&s, "{\"error\":");
@@ -326,8 +336,29 @@ static int on_http(swb_edge *e, struct lws *wsi, swb_edge_pss *pss, const char *
 		respond_error(h, 411, "Length Required: chunked request bodies are not accepted");
 		return 0;
 	}
-	if (cl <= 0)
+	if (cl <= 0) {
 		api_request(e, h); /* no body will follow */
+	} else {
+		/* lws restarts its own timeout at every piece of the body, so a
+		 * body sent a byte at a time would never end: one deadline. */
+		h->reading_body = true;
+		lws_set_timer_usecs(wsi, (lws_usec_t)e->cfg.handshake_timeout * LWS_US_PER_SEC);
+	}
+	return 0;
+}
+
+int swb_edge_http_deadline(swb_edge *e, swb_edge_pss *pss)
+{
+	swb_edge_http *h = pss->http;
+	if (!h || !h->reading_body || h->resp_ready)
+		return 0;
+	char msg[96];
+	e->st.http_timeouts++;
+	snprintf(msg, sizeof(msg), "Request body not received within %ld s", e->cfg.handshake_timeout);
+	swb_info("HTTP %.*s: %s, closing", (int)h->path_len, h->path, msg);
+	h->reading_body = false;
+	h->close_after = true;
+	respond_error(h, 408, msg);
 	return 0;
 }
 
@@ -384,6 +415,10 @@ int swb_edge_http_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_ps
 			on_body(h, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (h && h->reading_body) {
+			h->reading_body = false;
+			lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+		}
 		if (h && !h->resp_ready && !h->dispatched && h->app)
 			api_request(e, h);
 		return 0;

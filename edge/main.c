@@ -12,6 +12,7 @@
 #include "edge.h"
 #include "log.h"
 #include "opts.h"
+#include "tls.h"
 #include "util.h"
 
 static swb_edge g_edge;
@@ -34,6 +35,7 @@ static void stop_now(swb_edge *e)
 	uv_close((uv_handle_t *)&e->tick, NULL);
 	uv_close((uv_handle_t *)&e->sigint, NULL);
 	uv_close((uv_handle_t *)&e->sigterm, NULL);
+	uv_close((uv_handle_t *)&e->sighup, NULL);
 	swb_edge_server_stop(e);
 	swb_edge_link_stop(e);
 	swb_edge_counts_stop(e);
@@ -69,6 +71,17 @@ static void on_signal(uv_signal_t *s, int signum)
 	shutdown_edge(s->data);
 }
 
+/* SIGHUP: reload what can change without a restart (today: the TLS
+ * certificate and key). */
+static void on_sighup(uv_signal_t *s, int signum)
+{
+	swb_edge *e = s->data;
+	(void)signum;
+	swb_info("received SIGHUP: reloading");
+	if (swb_edge_tls_reload(e) > 0)
+		swb_info("SIGHUP: TLS is not enabled, nothing to reload");
+}
+
 static void load_apps(swb_edge *e, const swb_opts_spec *spec, const swb_strlist *apps, const char *file,
 		      const swb_strlist *hooks)
 {
@@ -92,17 +105,21 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 	swb_edge_config *c = &e->cfg;
 	*c = (swb_edge_config){ .runtime_dir = SWB_DEFAULT_RUNTIME_DIR, .listen = "0.0.0.0:6001",
 				.activity_timeout = 120, .pong_timeout = 30, .max_queue = 1048576,
-				.max_message = 65536 };
+				.max_message = 65536, .handshake_timeout = 10 };
 	swb_opt opts[] = {
 		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "runtime dir holding bridge.ipc", &c->runtime_dir, 0, 0 },
 		{ "listen", "SWB_LISTEN", SWB_OPT_STR, "HOST:PORT", "address for WebSocket + HTTP API (default 0.0.0.0:6001)", &c->listen, 0, 0 },
 		{ "app", "SWB_APPS", SWB_OPT_LIST, "ID:KEY:SECRET", "an app to serve (repeatable; env: comma/space separated)", &apps, 0, 0 },
-		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or JSON: [{\"id\",\"key\",\"secret\",\"enabled\",\"client_events\",\"client_event_rate\",\"max_connections\" (cluster-wide, eventually consistent within ~1-2 s; per edge while the bridge is unreachable),\"presence_max_members\",\"webhooks\":[{\"url\",\"events\":[...]}]}]", &apps_file, 0, 0 },
+		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or JSON: [{\"id\",\"key\",\"secret\",\"enabled\",\"client_events\",\"client_event_rate\",\"max_connections\" (cluster-wide, eventually consistent within ~1-2 s; per edge while the bridge is unreachable),\"presence_max_members\",\"allowed_origins\":[...],\"webhooks\":[{\"url\",\"events\":[...]}]}]", &apps_file, 0, 0 },
 		{ "webhook", "SWB_WEBHOOKS", SWB_OPT_LIST, "ID=URL", "send every webhook event of app ID to URL (repeatable)", &hooks, 0, 0 },
 		{ "activity-timeout", "SWB_ACTIVITY_TIMEOUT", SWB_OPT_INT, "SECS", "idle seconds before a ping, sent to clients (default 120)", &c->activity_timeout, 1, 86400 },
 		{ "pong-timeout", "SWB_PONG_TIMEOUT", SWB_OPT_INT, "SECS", "seconds to wait for a pong before closing 4201 (default 30)", &c->pong_timeout, 1, 3600 },
 		{ "max-queue", "SWB_MAX_QUEUE", SWB_OPT_INT, "BYTES", "per-connection send queue limit (default 1048576)", &c->max_queue, 1024, 1L << 30 },
 		{ "max-message", "SWB_MAX_MESSAGE", SWB_OPT_INT, "BYTES", "inbound WebSocket message limit (default 65536)", &c->max_message, 256, 16L << 20 },
+		{ "handshake-timeout", "SWB_HANDSHAKE_TIMEOUT", SWB_OPT_INT, "SECS", "seconds a client has for the TLS handshake, the HTTP/upgrade request head, and an HTTP request body; then it is dropped (default 10)", &c->handshake_timeout, 1, 3600 },
+		{ "tls-cert", "SWB_TLS_CERT", SWB_OPT_STR, "FILE", "PEM certificate chain: serve wss:// and https:// on --listen (reloaded on SIGHUP)", &c->tls_cert, 0, 0 },
+		{ "tls-key", "SWB_TLS_KEY", SWB_OPT_STR, "FILE", "PEM private key (unencrypted) for --tls-cert (reloaded on SIGHUP)", &c->tls_key, 0, 0 },
+		{ "tls-ca", "SWB_TLS_CA", SWB_OPT_STR, "FILE", "PEM CA bundle: require client certificates signed by it (mutual TLS)", &c->tls_ca, 0, 0 },
 		{ "log-level", "SWB_LOG_LEVEL", SWB_OPT_STR, "LEVEL", "error|warn|info|debug (default info)", &level, 0, 0 },
 		{ "log-format", "SWB_LOG_FORMAT", SWB_OPT_STR, "FMT", "text|json (default text)", &format, 0, 0 },
 		{ NULL, NULL, 0, NULL, NULL, NULL, 0, 0 },
@@ -122,6 +139,9 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 	int port;
 	if (swb_edge_parse_listen(c->listen, host, sizeof(host), &port) < 0)
 		swb_opts_usage_error(&spec, "invalid --listen '%s': expected IP:PORT, [IPv6]:PORT or *:PORT", c->listen);
+	char err[600];
+	if (swb_edge_tls_check(c->tls_cert, c->tls_key, c->tls_ca, err, sizeof(err)) < 0)
+		swb_opts_usage_error(&spec, "%s", err);
 	load_apps(e, &spec, &apps, apps_file, &hooks);
 }
 
@@ -158,6 +178,9 @@ int main(int argc, char **argv)
 	e->sigint.data = e->sigterm.data = e;
 	uv_signal_start(&e->sigint, on_signal, SIGINT);
 	uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+	uv_signal_init(&e->loop, &e->sighup);
+	e->sighup.data = e;
+	uv_signal_start(&e->sighup, on_sighup, SIGHUP);
 	int rc = 0;
 	if (swb_edge_webhooks_start(e) < 0 || swb_edge_server_start(e) < 0 || swb_edge_link_start(e) < 0) {
 		rc = 1;

@@ -20,7 +20,31 @@ typedef struct swb_edge_metrics {
 		*bad_deliveries, *link_fail, *publishes, *publish_fail, *auth, *client_events, *client_rejected,
 		*pjoins, *pjoin_fail, *wh_sent, *wh_failed, *wh_dropped;
 	swb_metric *http, *latency;
+	swb_metric *hostile[9]; /* issue #6, in the order of hostile_counters() */
 } swb_edge_metrics;
+
+/* Issue #6 counters (hostile input, TLS): name, help, value. */
+typedef struct hostile_counter {
+	const char *name, *help;
+	uint64_t v;
+} hostile_counter;
+
+static size_t hostile_counters(const swb_edge_stats *st, hostile_counter *c)
+{
+	const hostile_counter all[] = {
+		{ "swb_edge_origin_rejected_total", "WebSocket upgrades refused (4009): Origin not in the app's allowed_origins", st->origin_rejected },
+		{ "swb_edge_http_timeouts_total", "HTTP request bodies not complete within --handshake-timeout (408)", st->http_timeouts },
+		{ "swb_edge_heads_dropped_total", "Connections gone without a whole request head: slowloris, oversized heads, failed TLS handshakes, probes", st->heads_dropped },
+		{ "swb_edge_api_bad_requests_total", "HTTP requests refused with a 4xx other than 401 and 408", st->api_bad_requests },
+		{ "swb_edge_subscribe_refused_total", "Subscribes refused: over the per-connection subscription cap", st->subscribe_refused },
+		{ "swb_edge_fragment_floods_total", "Connections closed (1008): a message of more than 1024 frames", st->fragment_floods },
+		{ "swb_edge_pings_total", "pusher:ping messages answered", st->pings },
+		{ "swb_edge_tls_reloads_total", "TLS certificate reloads (SIGHUP) that took effect", st->tls_reloads },
+		{ "swb_edge_tls_reload_failures_total", "TLS certificate reloads refused (the previous certificate stays)", st->tls_reload_failures },
+	};
+	memcpy(c, all, sizeof(all));
+	return sizeof(all) / sizeof(all[0]);
+}
 
 static swb_metric *counter(swb_edge_metrics *m, const char *n, const char *h)
 {
@@ -71,6 +95,11 @@ static void register_all(swb_edge_metrics *m)
 					   "origin host's wall clock) to this edge writing or queueing it to its "
 					   "subscribers; once per event per edge",
 					   swb_metrics_latency_buckets, swb_metrics_latency_nbuckets);
+	hostile_counter hc[9];
+	swb_edge_stats none = { 0 };
+	size_t n = hostile_counters(&none, hc);
+	for (size_t i = 0; i < n; i++)
+		m->hostile[i] = counter(m, hc[i].name, hc[i].help);
 }
 
 int swb_edge_metrics_init(swb_edge *e)
@@ -156,6 +185,10 @@ static void update(swb_edge *e, swb_edge_metrics *m)
 #undef SET
 	swb_metric_set(m->auth, "websocket", (double)st->auth_failures);
 	swb_metric_set(m->auth, "http_api", (double)st->api_auth_failures);
+	hostile_counter hc[9];
+	size_t n = hostile_counters(st, hc);
+	for (size_t i = 0; i < n; i++)
+		swb_metric_set(m->hostile[i], NULL, (double)hc[i].v);
 	swb_metrics_process_update(&m->proc);
 }
 

@@ -47,6 +47,16 @@ static long protocol_version(struct lws *wsi)
 	return n;
 }
 
+/* The upgrade's Origin header against the app's allowed_origins. */
+static bool origin_ok(struct lws *wsi, const swb_edge_app *app)
+{
+	char origin[256];
+	if (!app->n_origins || lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+		return true;
+	int n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+	return n > 0 && swb_edge_app_origin_allowed(app, origin, (size_t)n);
+}
+
 void swb_edge_pusher_established(swb_edge *e, swb_edge_conn *c)
 {
 	char uri[256];
@@ -58,6 +68,11 @@ void swb_edge_pusher_established(swb_edge *e, swb_edge_conn *c)
 	const swb_edge_app *app = swb_edge_apps_by_key(&e->apps, uri + 5, (size_t)n - 5);
 	if (!app) {
 		reject(e, c, 4001, "Application does not exist");
+		return;
+	}
+	if (!origin_ok(c->wsi, app)) {
+		e->st.origin_rejected++;
+		reject(e, c, 4009, "Origin not allowed for this application");
 		return;
 	}
 	long proto = protocol_version(c->wsi);
@@ -109,12 +124,14 @@ static const char *channel_arg(swb_edge *e, swb_edge_conn *c, const cJSON *d)
 {
 	const cJSON *ch = d ? cJSON_GetObjectItemCaseSensitive(d, "channel") : NULL;
 	if (!cJSON_IsString(ch)) {
+		e->st.bad_frames++;
 		send_error(e, c, "Invalid message format: data.channel missing", -1);
 		return NULL;
 	}
 	size_t n = strlen(ch->valuestring);
 	if (!swb_channel_name_valid(ch->valuestring, n)) {
 		char msg[256];
+		e->st.bad_frames++;
 		snprintf(msg, sizeof(msg), "Invalid channel name '%.*s'", (int)(n > 164 ? 164 : n), ch->valuestring);
 		send_error(e, c, msg, -1);
 		return NULL;
@@ -253,6 +270,7 @@ static void on_subscribe(swb_edge *e, swb_edge_conn *c, const cJSON *d)
 		return;
 	}
 	if (c->subs.n + swb_edge_presence_pending_count(c) >= SWB_EDGE_MAX_SUBS) {
+		e->st.subscribe_refused++;
 		snprintf(msg, sizeof(msg), "Too many subscriptions on this connection (limit %d)", SWB_EDGE_MAX_SUBS);
 		send_error(e, c, msg, -1);
 		return;
@@ -273,6 +291,7 @@ int swb_edge_pusher_add_sub(swb_edge *e, swb_edge_conn *c, const char *name, con
 		return -1;
 	}
 	if (rc == -E2BIG) {
+		e->st.subscribe_refused++;
 		snprintf(msg, sizeof(msg), "Too many subscriptions on this connection (limit %d)", SWB_EDGE_MAX_SUBS);
 		send_error(e, c, msg, -1);
 		return -1;
@@ -479,6 +498,7 @@ static void dispatch(swb_edge *e, swb_edge_conn *c, const cJSON *msg, const char
 	static const char pong[] = "{\"event\":\"pusher:pong\",\"data\":{}}";
 	cJSON *owned = NULL;
 	if (!strcmp(ev, "pusher:ping")) {
+		e->st.pings++;
 		swb_buf *b = swb_buf_new(LWS_PRE, sizeof(pong) - 1);
 		if (b) {
 			memcpy(swb_buf_payload(b), pong, sizeof(pong) - 1);

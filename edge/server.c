@@ -10,6 +10,7 @@
 #include "edge.h"
 #include "frames.h"
 #include "log.h"
+#include "tls.h"
 
 /* Close now with code (from inside a RECEIVE callback). */
 static int close_now(struct lws *wsi, int code, const char *reason)
@@ -38,6 +39,14 @@ static int ws_receive(swb_edge *e, swb_edge_conn *c, const char *in, size_t len)
 		e->st.bad_frames++;
 		return close_now(wsi, 1003, "Binary frames are not supported");
 	}
+	if (final) {
+		c->rx_frames = 0;
+	} else if (lws_remaining_packet_payload(wsi) == 0 && ++c->rx_frames > SWB_EDGE_MAX_FRAGMENTS) {
+		e->st.bad_frames++;
+		e->st.fragment_floods++;
+		swb_debug("%s: message over %d frames, closing 1008", c->socket_id, SWB_EDGE_MAX_FRAGMENTS);
+		return close_now(wsi, 1008, "Too many fragments");
+	}
 	if (c->rx_len + len > (size_t)e->cfg.max_message) {
 		e->st.bad_frames++;
 		swb_debug("%s: message over %ld bytes, closing 1009", c->socket_id, e->cfg.max_message);
@@ -59,7 +68,8 @@ static int ws_receive(swb_edge *e, swb_edge_conn *c, const char *in, size_t len)
 		c->rx = p;
 		c->rx_cap = cap;
 	}
-	memcpy(c->rx + c->rx_len, in, len);
+	if (len) /* an empty fragment comes with in == NULL */
+		memcpy(c->rx + c->rx_len, in, len);
 	c->rx_len += len;
 	if (final) {
 		deliver_message(e, c, c->rx, c->rx_len, &rc);
@@ -105,25 +115,64 @@ static int ws_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_pss *p
 	return 0;
 }
 
+/* Mark (lws opaque user data) of a connection that sent a whole request
+ * head, for the heads_dropped counter. (lws sets a new connection's opaque
+ * data after LWS_CALLBACK_WSI_CREATE, and a TLS handshake that fails at
+ * once ends it before SERVER_NEW_CLIENT_INSTANTIATED: so the unmarked ones
+ * are counted when they go.) */
+static char head_seen;
+
+static void head_arrived(struct lws *wsi)
+{
+	/* (were HTTP/2 offered, a request would be a child stream of the
+	 * network connection, which is the one that closes) */
+	struct lws *net = lws_get_network_wsi(wsi);
+	lws_set_opaque_user_data(wsi, &head_seen);
+	if (net)
+		lws_set_opaque_user_data(net, &head_seen);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	swb_edge *e = lws_context_user(lws_get_context(wsi));
 	swb_edge_pss *pss = user;
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
+		head_arrived(wsi);
+		return pss ? ws_callback(e, wsi, (int)reason, pss, in, len) : 0;
 	case LWS_CALLBACK_RECEIVE:
 	case LWS_CALLBACK_RECEIVE_PONG:
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 	case LWS_CALLBACK_CLOSED:
 		return pss ? ws_callback(e, wsi, (int)reason, pss, in, len) : 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* Not marked: the connection never sent a whole request head
+		 * (slow or silent client, oversized head, failed TLS
+		 * handshake, TCP probe). At shutdown the listener goes too. */
+		if (lws_get_opaque_user_data(wsi) != &head_seen && !e->stopping)
+			e->st.heads_dropped++;
+		return 0;
 	case LWS_CALLBACK_HTTP:
+		head_arrived(wsi);
+		return pss ? swb_edge_http_callback(e, wsi, (int)reason, pss, in, len) : 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_BODY:
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		return pss ? swb_edge_http_callback(e, wsi, (int)reason, pss, in, len) : 0;
+	case LWS_CALLBACK_TIMER:
+		return pss ? swb_edge_http_deadline(e, pss) : 0;
+	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+		/* --tls-ca: len is OpenSSL's preverify_ok. lws's default
+		 * (the dummy callback) answers 0 = accept, whatever it is. */
+		if (!len)
+			swb_debug("TLS client certificate refused: not signed by --tls-ca");
+		return len ? 0 : 1;
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		swb_edge_tls_set_ctx(e, user); /* user is the vhost's SSL_CTX here */
+		return 0;
 	default:
 		break;
 	}
@@ -208,7 +257,13 @@ int swb_edge_server_start(swb_edge *e)
 	if (v4)
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = loops;
-	info.timeout_secs = 10;
+	/* --handshake-timeout bounds every stage before a request is whole:
+	 * the TLS accept and each gap in a body (timeout_secs), the request
+	 * head however slowly it trickles in (timeout_secs_ah_idle: lws does
+	 * not restart it per byte), and the whole body (http.c's timer). */
+	info.timeout_secs = (unsigned)e->cfg.handshake_timeout;
+	info.timeout_secs_ah_idle = (unsigned)e->cfg.handshake_timeout;
+	swb_edge_tls_vhost_info(e, &info);
 	e->lws = lws_create_context(&info);
 	if (!e->lws) {
 		swb_err("libwebsockets context creation failed");
@@ -220,7 +275,8 @@ int swb_edge_server_start(swb_edge *e)
 		swb_err("cannot listen on %s", e->cfg.listen);
 		return -1;
 	}
-	swb_info("listening on %s (WebSocket /app/{key}, HTTP API /apps/{id}/...)", e->cfg.listen);
+	swb_info("listening on %s (%s /app/{key}, %s API /apps/{id}/...)", e->cfg.listen, e->cfg.tls_cert ? "wss" : "WebSocket",
+		 e->cfg.tls_cert ? "HTTPS" : "HTTP");
 	return 0;
 }
 

@@ -13,7 +13,8 @@ PKGS=(
   libcjson-dev                          # Pusher JSON
   libuv1-dev                            # the event loop of both daemons
   uthash-dev                            # hash tables
-  libssl-dev                            # HMAC-SHA256 / MD5 for Pusher auth
+  libssl-dev                            # HMAC-SHA256 / MD5 for Pusher auth; TLS on the edge
+  openssl                               # tests: the TLS test makes its certificates with the openssl CLI
   libcurl4-openssl-dev                  # edge: webhook HTTP POSTs
   libcmocka-dev                         # unit tests
   clang-14 libclang-rt-14-dev           # fuzz targets: clang + libFuzzer (libclang_rt.fuzzer)

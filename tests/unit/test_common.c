@@ -29,6 +29,16 @@ static void test_channel_names(void **state)
 	assert_false(swb_channel_name_valid(S("#server-to-user-")));
 	assert_false(swb_channel_name_valid(S("a/b")));
 	assert_false(swb_channel_name_valid("ab\0c", 4));
+	/* Nothing that could leave PREFIX:APP:ch:NAME in Redis or act as a
+	 * pattern or hash tag: ':' '{' '}' '*' '?' '[' ']' '\\' whitespace,
+	 * control characters, non-ASCII bytes. */
+	static const char *hostile[] = { "a:b", "x:ch:y", "{tag}", "a{b", "b}", "a*", "a?", "[ab]", "a\\b",
+					 "a\nb", "a\rb", "a\tb", "a b", "\x7f", "caf\xc3\xa9", "#server-to-user-a:b",
+					 "#server-to-user-{x}", "presence-a\nSUBSCRIBE" };
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+		assert_false(swb_channel_name_valid(hostile[i], strlen(hostile[i])));
+	assert_false(swb_app_token_valid(S("a:b")));
+	assert_false(swb_app_token_valid(S("{a}")));
 	char longname[SWB_CHANNEL_NAME_MAX + 2];
 	memset(longname, 'a', sizeof(longname));
 	assert_true(swb_channel_name_valid(longname, SWB_CHANNEL_NAME_MAX));
@@ -103,6 +113,19 @@ static void test_ct_equal(void **state)
 	assert_false(swb_ct_equal(S("abc"), S("abd")));
 	assert_false(swb_ct_equal(S("abc"), S("abcd")));
 	assert_true(swb_ct_equal("", 0, "", 0));
+	/* Whole buffers, not C strings: a difference after an embedded NUL
+	 * counts (strcmp would call these equal), and so do the first and the
+	 * last byte of a signature-sized buffer. */
+	assert_false(swb_ct_equal("a\0b", 3, "a\0c", 3));
+	char x[64], y[64];
+	memset(x, 'f', sizeof(x));
+	memcpy(y, x, sizeof(y));
+	assert_true(swb_ct_equal(x, sizeof(x), y, sizeof(y)));
+	y[0] = 'e';
+	assert_false(swb_ct_equal(x, sizeof(x), y, sizeof(y)));
+	y[0] = 'f';
+	y[63] = 'e';
+	assert_false(swb_ct_equal(x, sizeof(x), y, sizeof(y)));
 }
 
 static void test_sbuf_json(void **state)

@@ -139,6 +139,53 @@ static void test_json_file(void **state)
 
 /* Admission under max_connections (swb_edge_app_admit): cluster-wide
  * while the AppUsage total is fresh, per edge otherwise. */
+static bool origin(const swb_edge_app *a, const char *o) { return swb_edge_app_origin_allowed(a, o, strlen(o)); }
+
+static void test_origins(void **state)
+{
+	(void)state;
+	swb_edge_apps t;
+	char err[256];
+	swb_edge_apps_init(&t);
+	const char *json = "[{\"id\":\"o\",\"key\":\"ko\",\"secret\":\"s\","
+			   "\"allowed_origins\":[\"https://a.example\",\"*.example.org\",\"b.example\"]},"
+			   "{\"id\":\"any\",\"key\":\"kany\",\"secret\":\"s\"}]";
+	assert_int_equal(swb_edge_apps_load_json(&t, json, strlen(json), err, sizeof(err)), 0);
+	const swb_edge_app *a = swb_edge_apps_by_id(&t, "o", 1), *any = swb_edge_apps_by_id(&t, "any", 3);
+	assert_int_equal(a->n_origins, 3);
+	assert_true(origin(a, "https://a.example"));
+	assert_true(origin(a, "HTTPS://A.Example"));       /* case-insensitive */
+	assert_false(origin(a, "http://a.example"));       /* exact origin: scheme counts */
+	assert_false(origin(a, "https://a.example:8443")); /* ... and port */
+	assert_false(origin(a, "https://a.example.evil.com"));
+	assert_false(origin(a, "https://xa.example"));
+	assert_true(origin(a, "https://x.example.org"));
+	assert_true(origin(a, "http://deep.x.example.org:8080"));
+	assert_false(origin(a, "https://example.org"));    /* the wildcard needs a label */
+	assert_false(origin(a, "https://evilexample.org"));
+	assert_false(origin(a, "https://x.example.org.evil.com"));
+	assert_true(origin(a, "http://b.example:3000"));    /* bare host: any scheme/port */
+	assert_false(origin(a, "null"));
+	assert_false(origin(a, ""));
+	assert_false(swb_edge_app_origin_allowed(a, "https://a.example\0x", 19)); /* embedded NUL */
+	assert_true(swb_edge_app_origin_allowed(a, NULL, 0)); /* no Origin header: not a browser */
+	assert_true(origin(any, "https://anything.test"));   /* no list: any */
+	swb_edge_apps_fini(&t);
+	/* Bad lists are refused with a message. */
+	const char *bad[] = {
+		"[{\"id\":\"x\",\"key\":\"k\",\"secret\":\"s\",\"allowed_origins\":\"https://a\"}]",
+		"[{\"id\":\"x\",\"key\":\"k\",\"secret\":\"s\",\"allowed_origins\":[42]}]",
+		"[{\"id\":\"x\",\"key\":\"k\",\"secret\":\"s\",\"allowed_origins\":[\"a b\"]}]",
+		"[{\"id\":\"x\",\"key\":\"k\",\"secret\":\"s\",\"allowed_origins\":[\"\"]}]",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		swb_edge_apps_init(&t);
+		assert_int_equal(swb_edge_apps_load_json(&t, bad[i], strlen(bad[i]), err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "allowed_origins"));
+		swb_edge_apps_fini(&t);
+	}
+}
+
 static void test_admit(void **state)
 {
 	swb_edge_app a = { 0 };
@@ -185,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_json_file),
 		cmocka_unit_test(test_admit),
+		cmocka_unit_test(test_origins),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
