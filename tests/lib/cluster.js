@@ -108,11 +108,11 @@ class Proc {
 
   start() {
     hookExit();
-    const fd = fs.openSync(this.logPath, 'a');
-    fs.writeSync(fd, `==== ${new Date().toISOString()} ${this.cmd} ${this.args.join(' ')}\n`);
-    this.exit = null;
     const [cmd, args] = this.checked && VALGRIND
       ? [VALGRIND_ARGV[0], [...VALGRIND_ARGV.slice(1), this.cmd, ...this.args]] : [this.cmd, this.args];
+    const fd = fs.openSync(this.logPath, 'a');
+    fs.writeSync(fd, `==== ${new Date().toISOString()} ${cmd} ${args.join(' ')}\n`);
+    this.exit = null;
     this.child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: childEnv(this.env) });
     fs.closeSync(fd);
     this.pid = this.child.pid;
