@@ -241,6 +241,10 @@ typedef struct swb_bridge {
 	struct swb_bridge_mhttp *mhttp;     /* owned (metrics_http.c) */
 	size_t ctl_pending;                 /* control requests waiting for Redis */
 
+	/* common/ipc_watchdog.c (nng#1518): bridge.ipc and control.ipc */
+	uint64_t ipc_check_ms;              /* --ipc-check-interval, 0 = off */
+	struct swb_ipcwd *edge_wd, *ctl_wd; /* owned; NULL when off */
+
 	swb_bridge_counters cnt;
 	swb_bridge_ratelog rl_edge, rl_redis, rl_send, rl_ctl, rl_script;
 } swb_bridge;

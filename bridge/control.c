@@ -21,6 +21,7 @@
 
 #include <nng/protocol/reqrep0/rep.h>
 #include "ipc.h"
+#include "ipc_watchdog.h"
 #include "log.h"
 
 #define CONTROL_REQ_MAX (64 * 1024)
@@ -172,39 +173,40 @@ static void on_control_readable(uv_poll_t *h, int status, int events)
 	}
 }
 
+/* --control-group: the socket file's group (a name or a number). */
+static int group_id(const char *group, long *gid)
+{
+	struct group *g = getgrnam(group);
+	char *end;
+	long n = strtol(group, &end, 10);
+	if (!g && (!*group || *end || n < 0)) {
+		swb_err("--control-group: no group named '%s'", group);
+		return -1;
+	}
+	*gid = g ? (long)g->gr_gid : n;
+	return 0;
+}
+
+/* Mode 0600, or 0660 and group --control-group. The watchdog (nng#1518)
+ * re-creates the listener with the same mode and group if it stalls. */
 static int open_control(swb_bridge *b, const char *url)
 {
 	int rv;
 	nng_listener l;
+	swb_ipcwd_cfg wc = { "control", url, 0600, -1, b->ipc_check_ms };
+	if (b->control_group && group_id(b->control_group, &wc.gid) < 0)
+		return -1;
+	if (b->control_group)
+		wc.mode = 0660;
 	if ((rv = nng_rep0_open_raw(&b->ctl_sock)) != 0) {
 		swb_err("cannot open the control socket: %s", nng_strerror(rv));
 		return -1;
 	}
 	b->ctl_open = true;
 	nng_socket_set_size(b->ctl_sock, NNG_OPT_RECVMAXSZ, CONTROL_RECV_MAX);
-	if ((rv = nng_listener_create(&l, b->ctl_sock, url)) != 0 ||
-	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, b->control_group ? 0660 : 0600)) != 0 ||
-	    (rv = nng_listener_start(l, 0)) != 0) {
-		swb_err("cannot listen on %s: %s", url, nng_strerror(rv));
+	if (swb_ipcwd_listen(b->ctl_sock, &wc, &l) < 0)
 		return -1;
-	}
-	return 0;
-}
-
-/* --control-group: the socket file's group (the mode is 0660 then). */
-static int set_group(const char *path, const char *group)
-{
-	struct group *g = getgrnam(group);
-	char *end;
-	long gid = strtol(group, &end, 10);
-	if (!g && (!*group || *end || gid < 0)) {
-		swb_err("--control-group: no group named '%s'", group);
-		return -1;
-	}
-	if (chown(path, (uid_t)-1, g ? g->gr_gid : (gid_t)gid) != 0) {
-		swb_err("cannot give %s to group %s: %s", path, group, strerror(errno));
-		return -1;
-	}
+	b->ctl_wd = swb_ipcwd_start(b->loop, b->ctl_sock, l, &wc);
 	return 0;
 }
 
@@ -217,8 +219,6 @@ int swb_bridge_control_init(swb_bridge *b)
 		return -1;
 	memcpy(b->control_path, url, sizeof(url)); /* ours from now on: fini unlinks it */
 	if (open_control(b, url) < 0)
-		return -1;
-	if (b->control_group && set_group(url + 6, b->control_group) < 0)
 		return -1;
 	if ((rv = nng_socket_get_int(b->ctl_sock, NNG_OPT_RECVFD, &fd)) != 0) {
 		swb_err("cannot get the control socket's receive fd: %s", nng_strerror(rv));
@@ -234,6 +234,8 @@ void swb_bridge_control_fini(swb_bridge *b)
 {
 	if (b->ctl_poll.data)
 		uv_close((uv_handle_t *)&b->ctl_poll, NULL);
+	swb_ipcwd_stop(b->ctl_wd);
+	b->ctl_wd = NULL;
 	if (b->ctl_open) {
 		nng_close(b->ctl_sock);
 		b->ctl_open = false;

@@ -17,6 +17,7 @@
 
 #include <nng/protocol/pair1/pair.h>
 #include "ipc.h"
+#include "ipc_watchdog.h"
 #include "log.h"
 #include "names.h"
 #include "switchboard.pb-c.h"
@@ -391,13 +392,15 @@ static int open_socket(swb_bridge *b)
 	nng_socket_set_int(b->edge_sock, NNG_OPT_SENDBUF, EDGE_QUEUE_LEN);
 	nng_socket_set_int(b->edge_sock, NNG_OPT_RECVBUF, EDGE_QUEUE_LEN);
 	nng_socket_set_size(b->edge_sock, NNG_OPT_RECVMAXSZ, EDGE_RECV_MAX);
-	if ((rv = nng_pipe_notify(b->edge_sock, NNG_PIPE_EV_REM_POST, on_pipe_event, b)) != 0 ||
-	    (rv = nng_listener_create(&l, b->edge_sock, b->bridge_path)) != 0 ||
-	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0 ||
-	    (rv = nng_listener_start(l, 0)) != 0) {
-		swb_err("cannot listen on %s: %s", b->bridge_path, nng_strerror(rv));
+	if ((rv = nng_pipe_notify(b->edge_sock, NNG_PIPE_EV_REM_POST, on_pipe_event, b)) != 0) {
+		swb_err("cannot watch the edge socket's pipes: %s", nng_strerror(rv));
 		return -1;
 	}
+	/* The watchdog's own check pipes never say Hello: edge_gone() ignores them. */
+	swb_ipcwd_cfg wc = { "bridge", b->bridge_path, 0600, -1, b->ipc_check_ms };
+	if (swb_ipcwd_listen(b->edge_sock, &wc, &l) < 0)
+		return -1;
+	b->edge_wd = swb_ipcwd_start(b->loop, b->edge_sock, l, &wc);
 	return 0;
 }
 
@@ -447,6 +450,8 @@ void swb_bridge_edges_fini(swb_bridge *b)
 	pthread_mutex_lock(&b->pipe_mu);
 	b->pipes_closing = true;
 	pthread_mutex_unlock(&b->pipe_mu);
+	swb_ipcwd_stop(b->edge_wd);
+	b->edge_wd = NULL;
 	if (b->edge_open) {
 		nng_close(b->edge_sock);
 		b->edge_open = false;

@@ -3,6 +3,7 @@
 #include "ipc.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,7 +12,11 @@
 
 #include "log.h"
 
-/* 1 if something accepts connections on path, 0 if not. */
+/* 1 if something accepts connections on path, 0 if not. A live NNG
+ * listener sends its SP header first: wait for it before closing, since a
+ * peer that leaves before NNG has written its header stops an nng 1.5.2
+ * listener from ever accepting again (nng#1518), and the listener may be
+ * another bridge's. */
 static int is_live(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -22,6 +27,10 @@ static int is_live(const char *path)
 	if (fd < 0)
 		return 0;
 	int live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char hdr[8];
+	if (live && poll(&pfd, 1, 1000) == 1)
+		(void)!read(fd, hdr, sizeof(hdr));
 	close(fd);
 	return live;
 }

@@ -7,10 +7,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "bridge.h"
 #include "log.h"
 #include "names.h"
 #include "opts.h"
+#include "sdnotify.h"
 #include "util.h"
 
 typedef struct main_cfg {
@@ -18,6 +21,9 @@ typedef struct main_cfg {
 	long host_ttl, heartbeat;
 	const char *control_group, *metrics_listen;
 	long probe_interval, probe_timeout;
+	long ipc_check;
+	const char *config;
+	bool check;
 } main_cfg;
 
 static char default_host[256];
@@ -25,6 +31,12 @@ static char default_host[256];
 static void parse_flags(main_cfg *c, swb_bridge_redis_url *url, int argc, char **argv)
 {
 	swb_opt opts[] = {
+		{ "config", "SWB_CONFIG", SWB_OPT_CONFIG, "FILE",
+		  "config file: one 'flag-name = value' per line (INI; see deploy/switchboard-bridge.conf)", &c->config,
+		  0, 0 },
+		{ "check-config", "SWB_CHECK_CONFIG", SWB_OPT_FLAG, NULL,
+		  "validate flags, env and config file, print the effective configuration and exit (0 ok, 2 not)",
+		  &c->check, 0, 0 },
 		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "directory for bridge.ipc and control.ipc",
 		  &c->runtime_dir, 0, 0 },
 		{ "redis", "SWB_REDIS", SWB_OPT_STR, "URL", "redis://HOST:PORT[/DB], or none for a single host",
@@ -46,6 +58,9 @@ static void parse_flags(main_cfg *c, swb_bridge_redis_url *url, int argc, char *
 		{ "probe-timeout", "SWB_PROBE_TIMEOUT", SWB_OPT_INT, "MS",
 		  "a probe not back within this is a failure: not ready, subscribe connection rebuilt (default 3000)",
 		  &c->probe_timeout, 100, 600000 },
+		{ "ipc-check-interval", "SWB_IPC_CHECK_INTERVAL", SWB_OPT_INT, "MS",
+		  "check that bridge.ipc and control.ipc still accept connections every MS ms, re-create a "
+		  "stalled one (nng bug #1518); 0 = off (default 2000)", &c->ipc_check, 0, 3600000 },
 		{ "log-level", "SWB_LOG_LEVEL", SWB_OPT_STR, "LEVEL", "error|warn|info|debug", &c->log_level, 0, 0 },
 		{ "log-format", "SWB_LOG_FORMAT", SWB_OPT_STR, "FMT", "text|json", &c->log_format, 0, 0 },
 		{ 0 },
@@ -84,12 +99,30 @@ static void parse_flags(main_cfg *c, swb_bridge_redis_url *url, int argc, char *
 	const char *err = NULL;
 	if (swb_bridge_redis_url_parse(c->redis, url, &err) < 0)
 		swb_opts_usage_error(&spec, "invalid --redis '%s': %s", c->redis, err);
+	if (c->check) {
+		swb_opts_dump(&spec, stdout);
+		printf("config ok\n");
+		exit(0);
+	}
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
 	swb_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	swb_sd_notify("STOPPING=1");
 	uv_stop(h->loop);
+}
+
+/* SIGHUP: the bridge has no configuration to re-read at run time (its
+ * flags need a restart), but `systemctl reload` of a host should reload
+ * the host: forward a reload to every edge, as `swbctl reload` does. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	(void)signum;
+	swb_bridge *b = h->data;
+	bool unknown = false;
+	swb_info("received SIGHUP: reloading every edge of this host");
+	cJSON_Delete(swb_bridge_cmd_run(b, "reload", NULL, NULL, &unknown));
 }
 
 static int start(swb_bridge *b)
@@ -131,7 +164,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 int main(int argc, char **argv)
 {
 	main_cfg c = { SWB_DEFAULT_RUNTIME_DIR, "redis://127.0.0.1:6379", NULL, "swb", "info", "text", 30, 5,
-		       NULL, NULL, 1000, 3000 };
+		       NULL, NULL, 1000, 3000, 2000, NULL, false };
 	if (gethostname(default_host, sizeof(default_host) - 1) != 0 || !default_host[0])
 		strcpy(default_host, "localhost");
 	c.host_id = default_host;
@@ -153,21 +186,28 @@ int main(int argc, char **argv)
 	b.metrics_listen = c.metrics_listen;
 	b.health.interval_ms = (uint64_t)c.probe_interval;
 	b.health.timeout_ms = (uint64_t)c.probe_timeout;
+	b.ipc_check_ms = (uint64_t)c.ipc_check;
 	b.start_ms = swb_mono_ms();
 	/* Envelope ids grow per origin across restarts too (edges drop stale
 	 * copies of a cached event by id): start from the wall clock in us. */
 	b.next_seq = (uint64_t)swb_wall_s() * 1000000u;
 
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	uv_signal_init(&loop, &sigint);
 	uv_signal_init(&loop, &sigterm);
+	uv_signal_init(&loop, &sighup);
+	sighup.data = &b;
 	uv_signal_start(&sigint, on_signal, SIGINT);
 	uv_signal_start(&sigterm, on_signal, SIGTERM);
+	uv_signal_start(&sighup, on_sighup, SIGHUP);
 
 	int rc = 0;
+	uv_timer_t watchdog; /* started only under systemd; closed by close_walk */
 	if (start(&b) == 0) {
 		swb_info("bridge %s %s started (pid %d, redis %s, runtime dir %s)", b.host_id, SWB_VERSION,
 			 (int)getpid(), c.redis, c.runtime_dir);
+		swb_sd_notifyf("READY=1\nSTATUS=bridge %s serving\nMAINPID=%d", b.host_id, (int)getpid());
+		swb_sd_watchdog_start(&loop, &watchdog);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	} else {
 		rc = 1;

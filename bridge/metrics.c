@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "ipc_watchdog.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -23,6 +24,7 @@ typedef struct swb_bridge_metrics {
 	swb_metric *msgs_in, *bytes_in, *msgs_out, *bytes_out, *publishes, *pub_bytes, *drops, *bad, *ctl;
 	swb_metric *other[16];
 	swb_metric *rtt;
+	swb_metric *ipc_restarts;
 } swb_bridge_metrics;
 
 /* The other swb_bridge_counters, one counter each. */
@@ -97,6 +99,9 @@ static void register_counters(swb_bridge_metrics *m)
 			  "redis_reply, redis_payload, control)",
 			  "source", 7);
 	m->ctl = counter(r, "swb_bridge_control_requests_total", "Control socket requests");
+	m->ipc_restarts = labelled(r, SWB_METRIC_COUNTER, "swb_ipc_listener_restarts_total",
+				   "IPC listeners re-created after they stopped accepting (nng bug #1518), "
+				   "by socket (bridge, control)", "socket", 2);
 	for (size_t i = 0; i < NMIRRORED; i++)
 		m->other[i] = counter(r, mirrored[i].name, mirrored[i].help);
 	m->rtt = swb_metrics_histogram(r, "swb_bridge_redis_rtt_seconds",
@@ -184,6 +189,8 @@ static void update_counters(swb_bridge *b, swb_bridge_metrics *m)
 	swb_metric_set(m->bad, "redis_payload", (double)c->redis_bad_payload);
 	swb_metric_set(m->bad, "control", (double)c->control_bad);
 	swb_metric_set(m->ctl, NULL, (double)c->control_requests);
+	swb_metric_set(m->ipc_restarts, "bridge", (double)swb_ipcwd_restarts(b->edge_wd));
+	swb_metric_set(m->ipc_restarts, "control", (double)swb_ipcwd_restarts(b->ctl_wd));
 	for (size_t i = 0; i < NMIRRORED; i++)
 		swb_metric_set(m->other[i], NULL, (double)*(const uint64_t *)((const char *)c + mirrored[i].off));
 }

@@ -14,21 +14,93 @@
 
 void swb_edge_apps_init(swb_edge_apps *t) { memset(t, 0, sizeof(*t)); }
 
+static void app_free(swb_edge_app *a)
+{
+	for (size_t i = 0; i < a->n_webhooks; i++)
+		free(a->webhooks[i].url);
+	swb_edge_app_origins_free(a);
+	free(a->id);
+	free(a->key);
+	free(a->secret);
+	free(a);
+}
+
 void swb_edge_apps_fini(swb_edge_apps *t)
 {
 	swb_edge_app *a, *tmp;
 	HASH_ITER(hh_id, t->by_id, a, tmp) {
 		HASH_DELETE(hh_id, t->by_id, a);
 		HASH_DELETE(hh_key, t->by_key, a);
-		for (size_t i = 0; i < a->n_webhooks; i++)
-			free(a->webhooks[i].url);
-		swb_edge_app_origins_free(a);
-		free(a->id);
-		free(a->key);
-		free(a->secret);
-		free(a);
+		app_free(a);
+	}
+	while ((a = t->retired)) {
+		t->retired = a->retired_next;
+		app_free(a);
 	}
 	t->n = 0;
+}
+
+/* a takes f's configuration; f gets a's old one (and is freed later). */
+static void take_config(swb_edge_app *a, swb_edge_app *f)
+{
+	swb_edge_app old = *a;
+	a->key = f->key;
+	a->key_len = f->key_len;
+	a->secret = f->secret;
+	a->secret_len = f->secret_len;
+	a->enabled = f->enabled;
+	a->client_events = f->client_events;
+	a->client_event_rate = f->client_event_rate;
+	a->max_connections = f->max_connections;
+	a->presence_max_members = f->presence_max_members;
+	memcpy(a->webhooks, f->webhooks, sizeof(a->webhooks));
+	a->n_webhooks = f->n_webhooks;
+	a->webhook_events = f->webhook_events;
+	a->origins = f->origins;
+	a->n_origins = f->n_origins;
+	f->key = old.key;
+	f->secret = old.secret;
+	memcpy(f->webhooks, old.webhooks, sizeof(f->webhooks));
+	f->n_webhooks = old.n_webhooks;
+	f->origins = old.origins;
+	f->n_origins = old.n_origins;
+}
+
+size_t swb_edge_apps_replace(swb_edge_apps *t, swb_edge_apps *fresh)
+{
+	swb_edge_app *a, *tmp, *f;
+	size_t removed = 0;
+	HASH_ITER(hh_id, t->by_id, a, tmp) {
+		HASH_DELETE(hh_key, t->by_key, a); /* keys may move between apps */
+		HASH_FIND(hh_id, fresh->by_id, a->id, a->id_len, f);
+		if (f)
+			continue;
+		HASH_DELETE(hh_id, t->by_id, a);
+		t->n--;
+		a->removed = true;
+		a->enabled = false;
+		a->retired_next = t->retired;
+		t->retired = a;
+		removed++;
+	}
+	HASH_ITER(hh_id, t->by_id, a, tmp) {
+		HASH_FIND(hh_id, fresh->by_id, a->id, a->id_len, f);
+		HASH_DELETE(hh_id, fresh->by_id, f);
+		HASH_DELETE(hh_key, fresh->by_key, f);
+		fresh->n--;
+		take_config(a, f);
+		app_free(f);
+		HASH_ADD_KEYPTR(hh_key, t->by_key, a->key, a->key_len, a);
+	}
+	HASH_ITER(hh_id, fresh->by_id, f, tmp) {
+		HASH_DELETE(hh_id, fresh->by_id, f);
+		HASH_DELETE(hh_key, fresh->by_key, f);
+		HASH_ADD_KEYPTR(hh_id, t->by_id, f->id, f->id_len, f);
+		HASH_ADD_KEYPTR(hh_key, t->by_key, f->key, f->key_len, f);
+		t->n++;
+	}
+	fresh->n = 0;
+	return removed;
 }
 
 const swb_edge_app *swb_edge_apps_by_id(const swb_edge_apps *t, const char *id, size_t n)

@@ -53,12 +53,17 @@ typedef struct swb_edge_app {
 	 * EdgeStats before it), and those accepted since the last EdgeStats */
 	uint32_t cluster_total, accepted_since, accepted_unreported;
 	uint64_t usage_ms;
+	bool removed;              /* dropped by a reload; kept in retired */
+	struct swb_edge_app *retired_next;
 	UT_hash_handle hh_id, hh_key;
 } swb_edge_app;
 
 typedef struct swb_edge_apps {
 	swb_edge_app *by_id, *by_key; /* two uthash views of the same entries */
 	size_t n;
+	/* apps a reload removed: out of the lookups, kept until fini because
+	 * connections, requests and webhooks may still point at them */
+	swb_edge_app *retired;
 } swb_edge_apps;
 
 void swb_edge_apps_init(swb_edge_apps *t);
@@ -87,6 +92,13 @@ uint32_t swb_edge_webhook_event_bit(const char *name);
  * the limit applies per edge. The local connections never exceed max
  * either way. */
 bool swb_edge_app_admit(const swb_edge_app *a, bool cluster_fresh);
+/* Make t serve what fresh holds (a reload): an app of t that fresh lacks
+ * leaves the lookups and goes to t->retired (removed = true, enabled =
+ * false); an app in both keeps its entry, so pointers to it and its
+ * runtime counters stay, and takes fresh's key, secret, settings and
+ * webhooks; an app only in fresh moves into t. fresh ends empty.
+ * Returns the number of apps removed. */
+size_t swb_edge_apps_replace(swb_edge_apps *t, swb_edge_apps *fresh);
 /* origins.c: "allowed_origins" (a cJSON array, or NULL = absent) into a.
  * 0, or -1 with err set. */
 int swb_edge_app_origins_json(swb_edge_app *a, const void *json, char *err, size_t errlen);

@@ -27,6 +27,7 @@
 #include <nng/protocol/pipeline0/pull.h>
 
 #include "edge.h"
+#include "ipc_watchdog.h"
 #include "log.h"
 #include "names.h"
 #include "switchboard.pb-c.h"
@@ -40,6 +41,7 @@ struct swb_edge_link {
 	nng_socket sock;             /* pair1: to the bridge */
 	nng_socket pull;             /* pull0: from the bridge */
 	bool pull_open;
+	swb_ipcwd *wd;               /* keeps the pull listener accepting (nng#1518) */
 	char deliver_url[4200];      /* ipc://...; the file is removed on stop */
 	uv_async_t async;
 	uv_poll_t poll;
@@ -212,6 +214,30 @@ static void on_usage(swb_edge *e, const Swb__AppUsage *u)
 	}
 }
 
+/* Operator commands the bridge forwards from swbctl. */
+static void handle_ops_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
+{
+	swb_edge *e = l->e;
+	switch (m->body_case) {
+	case SWB__BRIDGE_MSG__BODY_DRAIN:
+		swb_edge_drain_start(e, m->drain->rate ? m->drain->rate : (uint32_t)e->cfg.drain_rate,
+				     m->drain->deadline_ms ? m->drain->deadline_ms
+							   : (uint32_t)e->cfg.drain_deadline * 1000u,
+				     "drain command from the bridge");
+		break;
+	case SWB__BRIDGE_MSG__BODY_LOG_LEVEL:
+		if (swb_edge_set_log_level(e, m->log_level->level) < 0)
+			e->st.bad_deliveries++;
+		break;
+	case SWB__BRIDGE_MSG__BODY_RELOAD:
+		swb_edge_reload(e, "reload command from the bridge");
+		break;
+	default:
+		e->st.bad_deliveries++;
+		break;
+	}
+}
+
 /* BridgeHealth: the bridge's readiness (Redis + pub/sub probe). */
 static void on_health(swb_edge_link *l, const Swb__BridgeHealth *h)
 {
@@ -264,7 +290,7 @@ static void handle_state_msg(swb_edge *e, const Swb__BridgeMsg *m)
 			on_health(e->link, m->health);
 		break;
 	default:
-		e->st.bad_deliveries++;
+		handle_ops_msg(l, m);
 		break;
 	}
 }
@@ -343,14 +369,17 @@ static int open_pull(swb_edge_link *l)
 	}
 	l->pull_open = true;
 	nng_socket_set_size(l->pull, NNG_OPT_RECVMAXSZ, 4 * 1024 * 1024);
-	if ((rv = nng_listener_create(&lst, l->pull, l->deliver_url)) != 0 ||
-	    (rv = nng_listener_set_int(lst, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0 ||
-	    (rv = nng_listener_start(lst, 0)) != 0 ||
-	    (rv = nng_socket_get_int(l->pull, NNG_OPT_RECVFD, &fd)) != 0) {
-		swb_err("cannot listen on %s: %s", l->deliver_url, nng_strerror(rv));
+	swb_ipcwd_cfg wc = { "deliver", l->deliver_url, 0600, -1, (uint64_t)l->e->cfg.ipc_check_interval };
+	if (swb_ipcwd_listen(l->pull, &wc, &lst) < 0) {
 		l->deliver_url[0] = '\0';
 		return -1;
 	}
+	if ((rv = nng_socket_get_int(l->pull, NNG_OPT_RECVFD, &fd)) != 0) {
+		swb_err("cannot get the receive fd of %s: %s", l->deliver_url, nng_strerror(rv));
+		return -1;
+	}
+	/* The watchdog's check pipes send nothing valid: pull0 drops them. */
+	l->wd = swb_ipcwd_start(&l->e->loop, l->pull, lst, &wc);
 	uv_poll_init(&l->e->loop, &l->poll, fd);
 	l->poll.data = l;
 	l->poll_inited = true;
@@ -420,6 +449,7 @@ void swb_edge_link_stop(swb_edge *e)
 	if (l->poll_inited)
 		uv_close((uv_handle_t *)&l->poll, on_handle_closed);
 	nng_close(l->sock);
+	swb_ipcwd_stop(l->wd);
 	if (l->pull_open)
 		nng_close(l->pull);
 	if (l->deliver_url[0])
@@ -428,6 +458,7 @@ void swb_edge_link_stop(swb_edge *e)
 }
 
 bool swb_edge_link_up(const swb_edge *e) { return e->link && e->link->up; }
+uint64_t swb_edge_link_listener_restarts(const swb_edge *e) { return e->link ? swb_ipcwd_restarts(e->link->wd) : 0; }
 bool swb_edge_link_ready(const swb_edge *e) { return e->link && e->link->up && e->link->welcomed; }
 
 bool swb_edge_link_bridge_ready(const swb_edge *e, const char **why)
@@ -519,6 +550,9 @@ void swb_edge_link_stats(swb_edge *e)
 	s.slow_disconnects = e->st.slow_disconnects;
 	s.uptime_ms = swb_mono_ms() - e->start_ms;
 	fill_ops_stats(e, &s);
+	s.draining = e->draining || e->stopping;
+	s.config_generation = e->config_generation;
+	s.reload_error = e->reload_error;
 	/* connections of the apps with a limit (0 included) */
 	size_t n = 0;
 	Swb__AppCount *ac = calloc(e->apps.n ? e->apps.n : 1, sizeof(*ac));
@@ -578,6 +612,12 @@ int swb_edge_link_send(swb_edge *e, const void *edge_msg)
 	if (!swb_edge_link_up(e))
 		return -1;
 	return send_edge_msg(e->link, edge_msg);
+}
+
+void swb_edge_link_hello(swb_edge *e)
+{
+	if (swb_edge_link_up(e))
+		send_hello(e->link);
 }
 
 uint64_t swb_edge_next_request_id(swb_edge *e) { return ++e->next_request_id; }

@@ -11,6 +11,7 @@
 #include "edge.h"
 #include "log.h"
 #include "util.h"
+#include "wire.h"
 
 static void list_unlink(swb_edge *e, swb_edge_conn *c)
 {
@@ -84,6 +85,7 @@ void swb_edge_conn_free(swb_edge *e, swb_edge_conn *c)
 	if (c->app)
 		((swb_edge_app *)c->app)->connections--; /* counted in pusher.c */
 	list_unlink(e, c);
+	swb_edge_wire_forget(e, c);
 	HASH_DEL(e->by_sid, c);
 	queue_clear(c);
 	free(c->q);
@@ -119,7 +121,8 @@ static int queue_push(swb_edge_conn *c, swb_buf *b)
 	return 0;
 }
 
-int swb_edge_conn_send(swb_edge *e, swb_edge_conn *c, swb_buf *b)
+/* Queue one reference, closing a slow consumer. 0 or -1. */
+static int swb_edge_conn_send_queued(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 {
 	if (c->close_code) {
 		e->st.drops++;
@@ -137,26 +140,95 @@ int swb_edge_conn_send(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 		swb_edge_conn_close(e, c, 1011, "Out of memory", true);
 		return -1;
 	}
+	return 0;
+}
+
+int swb_edge_conn_send(swb_edge *e, swb_edge_conn *c, swb_buf *b)
+{
+	if (swb_edge_conn_send_queued(e, c, b) < 0)
+		return -1;
 	lws_callback_on_writable(c->wsi);
 	return 0;
 }
 
-/* Write a delivery at once when nothing is queued or buffered for this
- * connection, so a client that reads never depends on how soon lws gets
- * round to SERVER_WRITEABLE (under a burst from the bridge that can take
- * several loop turns); otherwise queue it. Called outside lws callbacks
- * (bridge receive path) only. */
+/* Queue a delivery and have the end-of-turn flush (wire.c) write it, with
+ * whatever else this turn delivers to c, in one send(). */
 int swb_edge_conn_deliver(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 {
-	if (c->close_code || c->q_n || c->ping_due || lws_partial_buffered(c->wsi))
-		return swb_edge_conn_send(e, c, b);
-	if (lws_write(c->wsi, swb_buf_payload(b), b->len, LWS_WRITE_TEXT) < 0) {
-		swb_edge_conn_close(e, c, 1011, "Write failed", true);
+	if (swb_edge_conn_send_queued(e, c, b) < 0)
 		return -1;
-	}
-	e->st.messages_out++;
-	e->st.bytes_out += b->len;
+	swb_edge_wire_mark(e, c);
 	return 0;
+}
+
+static swb_buf *queue_pop(swb_edge_conn *c)
+{
+	swb_buf *b = c->q[c->q_head];
+	c->q_head = (c->q_head + 1) % c->q_cap;
+	c->q_n--;
+	c->q_bytes -= b->len;
+	return b;
+}
+
+/* One send() of queued frames: the head frame as is (zero copy) when it is
+ * alone or too big to pack, else as many whole frames as fit in
+ * SWB_EDGE_COALESCE_MAX, framed into one buffer and written raw (lws adds
+ * nothing to LWS_WRITE_RAW on a ws connection; we use no extensions). */
+static int write_some(swb_edge *e, swb_edge_conn *c)
+{
+	static unsigned char pack[LWS_PRE + SWB_EDGE_COALESCE_MAX];
+	swb_buf *b = c->q[c->q_head];
+	size_t first = swb_edge_wire_size(b->len);
+	if (c->q_n == 1 || first + swb_edge_wire_size(c->q[(c->q_head + 1) % c->q_cap]->len) >
+				  SWB_EDGE_COALESCE_MAX) {
+		b = queue_pop(c);
+		int n = lws_write(c->wsi, swb_buf_payload(b), b->len, LWS_WRITE_TEXT);
+		e->st.messages_out++;
+		e->st.bytes_out += b->len;
+		swb_buf_unref(b);
+		return n < 0 ? -1 : 0;
+	}
+	size_t used = 0;
+	while (c->q_n && used + swb_edge_wire_size(c->q[c->q_head]->len) <= SWB_EDGE_COALESCE_MAX) {
+		b = queue_pop(c);
+		used += swb_edge_wire_frame(pack + LWS_PRE + used, swb_buf_payload(b), b->len);
+		e->st.messages_out++;
+		e->st.bytes_out += b->len;
+		swb_buf_unref(b);
+	}
+	e->st.coalesced_sends++;
+	return lws_write(c->wsi, pack + LWS_PRE, used, LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
+/* Write the queue (bounded for fairness), stopping as soon as lws had to
+ * buffer part of a write. -1 = write error. */
+static int write_queue(swb_edge *e, swb_edge_conn *c)
+{
+	for (int i = 0; i < SWB_EDGE_SENDS_PER_TURN && c->q_n; i++) {
+		if (lws_partial_buffered(c->wsi))
+			break;
+		if (write_some(e, c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void swb_edge_conn_flush(swb_edge *e, swb_edge_conn *c)
+{
+	if (!c->q_n)
+		return;
+	/* a close or ping goes first, from SERVER_WRITEABLE; so does a
+	 * partly written frame */
+	if (c->close_code || c->ping_due || lws_partial_buffered(c->wsi)) {
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
+	if (write_queue(e, c) < 0) {
+		swb_edge_conn_close(e, c, 1011, "Write failed", true);
+		return;
+	}
+	if (c->q_n)
+		lws_callback_on_writable(c->wsi);
 }
 
 int swb_edge_conn_send_new(swb_edge *e, swb_edge_conn *c, swb_buf *b)
@@ -229,24 +301,10 @@ int swb_edge_conn_writeable(swb_edge *e, swb_edge_conn *c)
 		if (lws_write(c->wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
 			return -1;
 	}
-	/* As many queued frames as the socket takes now (bounded for
-	 * fairness): a reader that keeps up never lets its queue grow. Stop
-	 * as soon as lws had to buffer part of a write. */
-	for (int i = 0; i < SWB_EDGE_WRITES_PER_CALLBACK && c->q_n; i++) {
-		if (lws_partial_buffered(c->wsi))
-			break;
-		swb_buf *b = c->q[c->q_head];
-		c->q_head = (c->q_head + 1) % c->q_cap;
-		c->q_n--;
-		c->q_bytes -= b->len;
-		size_t len = b->len;
-		int n = lws_write(c->wsi, swb_buf_payload(b), len, LWS_WRITE_TEXT);
-		swb_buf_unref(b);
-		if (n < 0)
-			return -1;
-		e->st.messages_out++;
-		e->st.bytes_out += len;
-	}
+	/* What the socket takes now, several frames per send (bounded for
+	 * fairness): a reader that keeps up never lets its queue grow. */
+	if (write_queue(e, c) < 0)
+		return -1;
 	if (c->q_n || (c->close_code && !c->close_sent) || c->ping_due)
 		lws_callback_on_writable(c->wsi);
 	return 0;

@@ -28,15 +28,17 @@
 
 #define SWB_EDGE_MAX_SUBS 100        /* subscriptions per connection */
 #define SWB_EDGE_ACK_TIMEOUT_MS 5000 /* publish -> PublishAck */
-#define SWB_EDGE_RX_BUFFER 1024   /* lws per-connection rx buffer (allocated once traffic touches it) */
+#define SWB_EDGE_RX_BUFFER 512    /* lws per-connection rx buffer (allocated once traffic touches it) */
 #define SWB_EDGE_TX_PACKET (1024 * 1024) /* largest single send() lws may issue */
-#define SWB_EDGE_WRITES_PER_CALLBACK 64 /* frames written per SERVER_WRITEABLE */
+#define SWB_EDGE_COALESCE_MAX (64 * 1024) /* bytes of queued frames packed into one send() */
+#define SWB_EDGE_SENDS_PER_TURN 4  /* coalesced sends per connection per turn (fairness) */
 #define SWB_EDGE_SHUTDOWN_GRACE_MS 300 /* for close frames on SIGTERM */
 #define SWB_EDGE_CLOSE_GRACE_S 3     /* hard close if a close frame cannot be sent */
 #define SWB_EDGE_JOIN_TIMEOUT_MS 5000 /* PresenceJoin -> PresenceJoined */
 #define SWB_EDGE_COUNTS_MS 100       /* ChannelCounts coalescing window */
 #define SWB_EDGE_CLIENT_DATA_MAX 10240 /* client event data bytes */
 #define SWB_EDGE_CACHE_PENDING_MAX 10000 /* CacheGets awaiting an answer */
+#define SWB_EDGE_DRAIN_TICK_MS 50    /* drain scheduler period */
 #define SWB_EDGE_MAX_FRAGMENTS 1024  /* frames per inbound message; over it: close 1008 */
 
 typedef struct swb_edge_config {
@@ -46,9 +48,21 @@ typedef struct swb_edge_config {
 	long pong_timeout;           /* seconds */
 	long max_queue;              /* bytes per connection send queue */
 	long max_message;            /* bytes per inbound WebSocket message */
+	long drain_rate;             /* connections told to leave per second, 0 = all at once */
+	long drain_deadline;         /* seconds a drain waits for clients to go */
 	long handshake_timeout;      /* seconds: TLS accept, HTTP head, HTTP body */
 	const char *tls_cert, *tls_key, *tls_ca; /* NULL = plain TCP (tls.c) */
+	bool reuseport;              /* own SO_REUSEPORT listener (listen.c) */
+	long ipc_check_interval;     /* ms; edge-ID.ipc watchdog (nng#1518), 0 = off */
 } swb_edge_config;
+
+/* Where the app table comes from, kept for a reload (ops.c). The lists
+ * and the spec live as long as the process (main.c). */
+typedef struct swb_edge_app_sources {
+	const struct swb_opts_spec *spec;
+	const struct swb_strlist *apps, *hooks;  /* --app, --webhook as parsed at start */
+	const char *apps_file;
+} swb_edge_app_sources;
 
 typedef struct swb_edge_conn swb_edge_conn;
 typedef struct swb_edge_http swb_edge_http;
@@ -60,6 +74,7 @@ typedef struct swb_edge_cache_req swb_edge_cache_req;
 typedef struct swb_edge_count_dirty swb_edge_count_dirty;
 typedef struct swb_edge_webhooks swb_edge_webhooks;
 typedef struct swb_edge_replay swb_edge_replay;
+typedef struct swb_edge_listener swb_edge_listener;
 
 enum swb_edge_live_list { SWB_EDGE_LIVE_NONE = 0, SWB_EDGE_LIVE_ACTIVE, SWB_EDGE_LIVE_PINGED };
 
@@ -89,6 +104,7 @@ struct swb_edge_conn {
 	bool close_sent;
 	bool ping_due;
 	bool rx_drop;                /* rest of an oversized/binary message is ignored */
+	bool wire_marked;            /* in swb_edge.wire_v: flush at the end of this loop turn */
 	/* issue #3 state, all NULL/zero for a plain public-channel client */
 	swb_edge_pres *pres;         /* presence subscriptions (presence.c) */
 	swb_edge_signin *signin;     /* set while signed in (users.c) */
@@ -119,6 +135,9 @@ typedef struct swb_edge_stats {
 	uint64_t client_events, client_events_rejected;
 	uint64_t presence_joins, presence_join_fail;
 	uint64_t webhooks_sent, webhooks_failed, webhooks_dropped;
+	uint64_t accept_failures;     /* --reuseport accept()/adopt failures */
+	uint64_t coalesced_sends;     /* sends that carried several frames */
+	uint64_t reload_failures;     /* reloads that kept the old app table (ops.c) */
 	/* operations (issue #5) */
 	uint64_t bytes_in, bytes_out;   /* client message payload / event frame bytes */
 	uint64_t drops;                 /* frames not queued (closing / over the queue) */
@@ -145,6 +164,7 @@ typedef struct swb_edge {
 	uv_loop_t loop;
 	struct lws_context *lws;
 	void *tls_ctx;               /* the vhost's SSL_CTX (tls.c), owned by lws */
+	swb_edge_listener *listener; /* --reuseport only */
 	bool lws_stopping;
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm, sighup;
@@ -166,11 +186,27 @@ typedef struct swb_edge {
 	uv_timer_t counts_timer;
 	bool counts_armed;
 	swb_edge_webhooks *webhooks;
+	/* wire.c: connections with fresh deliveries, written once per loop turn */
+	swb_edge_conn **wire_v;
+	uint32_t wire_n, wire_cap;
+	uv_check_t wire_check;
+	uv_prepare_t wire_prepare;
 	uint64_t next_request_id;
 	swb_edge_stats st;
 	struct swb_edge_metrics *metrics; /* metrics.c (owned) */
 	uint64_t start_ms;
 	bool stopping;
+	/* drain (drain.c) */
+	bool draining;
+	uv_timer_t drain_timer;
+	uint64_t drain_start_ms, drain_told;
+	uint32_t drain_rate, drain_deadline_ms;
+	/* operations (main.c, ops.c) */
+	uv_timer_t watchdog;
+	bool watchdog_on;
+	swb_edge_app_sources app_src;
+	uint32_t config_generation;  /* 1 at start, +1 per successful reload */
+	char reload_error[256];      /* why the last reload failed, "" if it did not */
 } swb_edge;
 
 /* server.c */
@@ -180,6 +216,21 @@ int swb_edge_parse_listen(const char *s, char *host, size_t hostlen, int *port);
 int swb_edge_server_start(swb_edge *e);
 void swb_edge_server_stop(swb_edge *e);
 void swb_edge_server_free(swb_edge *e);
+/* Route lws's log into ours at the level swb_log has now. */
+void swb_edge_server_log_level(swb_edge *e);
+
+/* listen.c: an SO_REUSEPORT socket on host:port ("" = every address)
+ * whose connections are adopted into vh. 0, or -1 (logged). */
+int swb_edge_listener_start(swb_edge *e, struct lws_vhost *vh, const char *host, int port);
+void swb_edge_listener_stop(swb_edge *e);
+
+/* wire.c */
+void swb_edge_wire_start(swb_edge *e);
+void swb_edge_wire_stop(swb_edge *e);
+void swb_edge_wire_fini(swb_edge *e);
+void swb_edge_wire_mark(swb_edge *e, swb_edge_conn *c);
+void swb_edge_wire_forget(swb_edge *e, swb_edge_conn *c);
+void swb_edge_wire_flush(swb_edge *e);
 
 /* conn.c */
 swb_edge_conn *swb_edge_conn_new(swb_edge *e, struct lws *wsi);
@@ -187,8 +238,11 @@ void swb_edge_conn_free(swb_edge *e, swb_edge_conn *c);
 /* Queue one reference to b (the caller keeps its own). Returns 0, or -1
  * if the connection is closing or was just closed as a slow consumer. */
 int swb_edge_conn_send(swb_edge *e, swb_edge_conn *c, swb_buf *b);
-/* Fan-out path: write now if nothing is pending, else queue (as above). */
+/* Fan-out path: queue (as above) and mark c for the end-of-turn flush
+ * (wire.c), which writes all of c's queued frames in one send(). */
 int swb_edge_conn_deliver(swb_edge *e, swb_edge_conn *c, swb_buf *b);
+/* Write c's queue now (coalesced), or leave it to SERVER_WRITEABLE. */
+void swb_edge_conn_flush(swb_edge *e, swb_edge_conn *c);
 /* Queue a frame the caller gives up (NULL = allocation failure). */
 int swb_edge_conn_send_new(swb_edge *e, swb_edge_conn *c, swb_buf *b);
 /* Close with a WebSocket close code once the queue is written; drop=true
@@ -200,7 +254,31 @@ int swb_edge_conn_writeable(swb_edge *e, swb_edge_conn *c);
 void swb_edge_conn_tick(swb_edge *e, uint64_t now_ms);
 swb_edge_conn *swb_edge_conn_by_socket_id(swb_edge *e, const char *sid, size_t n);
 
+/* drain.c: the ways an edge ends */
+void swb_edge_drain_init(swb_edge *e);
+/* Stop taking connections and tell the clients to reconnect elsewhere
+ * (pusher:error + close 4200), rate per second (0 = all at once), then
+ * stop when they are gone or after deadline_ms. Ignored while draining. */
+void swb_edge_drain_start(swb_edge *e, uint32_t rate, uint32_t deadline_ms, const char *why);
+/* Stop now: close what is left with 4200, give the close frames a moment,
+ * then close every handle so the loop ends. */
+void swb_edge_shutdown(swb_edge *e);
+/* How many more connections the drain may tell to leave elapsed_ms after
+ * it began, having told `told` so far, with `left` not yet told: rate 0
+ * means all; else 1 at once and rate per second after that. */
+uint64_t swb_edge_drain_quota(uint32_t rate, uint64_t elapsed_ms, uint64_t told, uint64_t left);
+
+/* ops.c: operator commands (SIGHUP / ReloadCmd, LogLevelCmd) */
+/* Re-read the app table from its sources; 0, or -1 (old table kept,
+ * e->reload_error set, logged). */
+int swb_edge_reload(swb_edge *e, const char *why);
+/* 0, or -1 for an unknown level name. */
+int swb_edge_set_log_level(swb_edge *e, const char *level);
+
 /* pusher.c */
+/* Close a Pusher connection on the server's initiative: pusher:error
+ * {code, message}, then close with code once it is written. */
+void swb_edge_pusher_goaway(swb_edge *e, swb_edge_conn *c, int code, const char *msg);
 void swb_edge_pusher_established(swb_edge *e, swb_edge_conn *c);
 void swb_edge_pusher_message(swb_edge *e, swb_edge_conn *c, const char *msg, size_t n);
 /* Channel lost its last local subscriber (channels.c callback). */
@@ -215,6 +293,8 @@ int swb_edge_http_callback(swb_edge *e, struct lws *wsi, int reason, swb_edge_ps
 void swb_edge_http_on_ack(swb_edge *e, uint64_t request_id, bool ok, const char *error);
 void swb_edge_http_fail_pending(swb_edge *e, int status, const char *msg);
 void swb_edge_http_tick(swb_edge *e, uint64_t now_ms);
+/* HTTP API requests waiting for the bridge's answer (a drain waits for them). */
+uint32_t swb_edge_http_waiting(const swb_edge *e);
 /* LWS_CALLBACK_TIMER on an HTTP transaction: its --handshake-timeout
  * deadline for the body passed. Nonzero = close now. */
 int swb_edge_http_deadline(swb_edge *e, swb_edge_pss *pss);
@@ -288,6 +368,8 @@ void swb_edge_webhooks_stop(swb_edge *e);
 /* Queue one webhook event (a JSON object text) for app. */
 void swb_edge_webhook_event(swb_edge *e, const swb_edge_app *app, const char *json, size_t len);
 void swb_edge_webhooks_lib_fini(void);
+/* Send every batched event now (before a reload changes the hooks). */
+void swb_edge_webhooks_flush(swb_edge *e);
 
 /* metrics.c: the registry behind /metrics (docs/operations.md) */
 int swb_edge_metrics_init(swb_edge *e);
@@ -304,6 +386,8 @@ int swb_edge_link_start(swb_edge *e);
 void swb_edge_link_stop(swb_edge *e);
 /* Pipe up and Welcome received. */
 bool swb_edge_link_ready(const swb_edge *e);
+/* Times edge-ID.ipc was re-created after it stopped accepting (nng#1518). */
+uint64_t swb_edge_link_listener_restarts(const swb_edge *e);
 bool swb_edge_link_up(const swb_edge *e);
 /* The bridge's last BridgeHealth: Redis connected and its pub/sub probe
  * coming back (true until a bridge says otherwise). */
@@ -319,6 +403,8 @@ bool swb_edge_link_usage_fresh(const swb_edge *e, const swb_edge_app *a);
 /* Send one packed EdgeMsg (a Swb__EdgeMsg *; void to keep protobuf out of
  * this header). 0, or -1 if not connected / failed. */
 int swb_edge_link_send(swb_edge *e, const void *edge_msg);
+/* Announce the (reloaded) app list to the bridge again, if connected. */
+void swb_edge_link_hello(swb_edge *e);
 uint64_t swb_edge_next_request_id(swb_edge *e);
 /* Handle one packed BridgeMsg as if the bridge had sent it (what the
  * receive callback does with each message; the fuzz target calls it). */

@@ -271,11 +271,15 @@ static void route_request(swb_edge *e, swb_edge_http *h)
 		return;
 	}
 	if (!h->is_post && h->path_len == 7 && !memcmp(h->path, "/readyz", 7)) {
-		bool link = swb_edge_link_ready(e), up = swb_edge_link_bridge_ready(e, NULL), ok = link && up;
-		respond_raw(h, ok ? 200 : 503,
-			    ok ? "{\"ok\":true,\"bridge\":true,\"redis\":true}"
-			       : link ? "{\"ok\":false,\"bridge\":true,\"redis\":false}"
-				      : "{\"ok\":false,\"bridge\":false}");
+		bool link = swb_edge_link_ready(e), up = swb_edge_link_bridge_ready(e, NULL);
+		bool draining = e->draining || e->stopping, ok = link && up && !draining;
+		const char *state = ok ? "\"ok\":true,\"bridge\":true,\"redis\":true"
+				  : link ? (up ? "\"ok\":false,\"bridge\":true,\"redis\":true"
+					       : "\"ok\":false,\"bridge\":true,\"redis\":false")
+					 : "\"ok\":false,\"bridge\":false";
+		char body[128];
+		snprintf(body, sizeof(body), "{%s%s}", state, draining ? ",\"draining\":true" : "");
+		respond_raw(h, ok ? 200 : 503, body);
 		return;
 	}
 	if (!h->is_post && h->path_len == 8 && !memcmp(h->path, "/metrics", 8)) {
@@ -584,3 +588,5 @@ void swb_edge_http_on_query(swb_edge *e, uint64_t request_id, bool ok, const cha
 		respond_error(h, 500, "Out of memory");
 	free(body);
 }
+
+uint32_t swb_edge_http_waiting(const swb_edge *e) { return HASH_COUNT(e->pending); }

@@ -15,11 +15,11 @@
 typedef struct swb_edge_metrics {
 	swb_metrics reg;
 	swb_metrics_process proc;
-	swb_metric *conns, *chans, *subs, *queued, *link, *ready;
+	swb_metric *conns, *chans, *subs, *queued, *link, *ready, *draining, *config_gen, *reload_fail;
 	swb_metric *conns_total, *msgs_in, *msgs_out, *bytes_in, *bytes_out, *drops, *slow, *bad_frames,
 		*bad_deliveries, *link_fail, *publishes, *publish_fail, *auth, *client_events, *client_rejected,
-		*pjoins, *pjoin_fail, *wh_sent, *wh_failed, *wh_dropped;
-	swb_metric *http, *latency;
+		*pjoins, *pjoin_fail, *wh_sent, *wh_failed, *wh_dropped, *accept_fail, *coalesced;
+	swb_metric *http, *latency, *ipc_restarts;
 	swb_metric *hostile[9]; /* issue #6, in the order of hostile_counters() */
 } swb_edge_metrics;
 
@@ -63,7 +63,10 @@ static void register_all(swb_edge_metrics *m)
 	m->subs = gauge(m, "swb_edge_subscriptions", "Channel subscriptions (connection, channel) now");
 	m->queued = gauge(m, "swb_edge_send_queue_bytes", "Bytes waiting in the clients' send queues");
 	m->link = gauge(m, "swb_edge_bridge_ready", "1 while the link to the bridge is up and welcomed");
-	m->ready = gauge(m, "swb_edge_ready", "1 when /readyz says ready: bridge link up and the bridge ready");
+	m->ready = gauge(m, "swb_edge_ready", "1 when /readyz says ready: bridge link up, the bridge ready, not draining");
+	m->draining = gauge(m, "swb_edge_draining", "1 from the start of a drain (SIGTERM, swbctl drain) until exit");
+	m->config_gen = gauge(m, "swb_edge_config_generation", "App table generation: 1 at start, +1 per successful reload");
+	m->reload_fail = counter(m, "swb_edge_reload_failures_total", "Reloads (SIGHUP, swbctl reload) that kept the old app table");
 	m->conns_total = counter(m, "swb_edge_connections_total", "Client connections accepted");
 	m->msgs_in = counter(m, "swb_edge_messages_in_total", "WebSocket messages received from clients");
 	m->msgs_out = counter(m, "swb_edge_messages_out_total", "Event frames written to clients");
@@ -87,9 +90,15 @@ static void register_all(swb_edge_metrics *m)
 	m->wh_sent = counter(m, "swb_edge_webhooks_sent_total", "Webhook batches delivered");
 	m->wh_failed = counter(m, "swb_edge_webhooks_failed_total", "Webhook attempts that failed");
 	m->wh_dropped = counter(m, "swb_edge_webhooks_dropped_total", "Webhook events dropped");
+	m->accept_fail = counter(m, "swb_edge_accept_failures_total",
+				 "--reuseport: accept() out of descriptors/memory, or lws refused the socket");
+	m->coalesced = counter(m, "swb_edge_coalesced_sends_total", "send()s that carried several queued frames");
 	m->http = swb_metrics_add(&m->reg, SWB_METRIC_COUNTER, "swb_edge_http_requests_total",
 				  "HTTP requests answered (API, /metrics, /healthz, /readyz), by status code", "code",
 				  16, NULL, 0);
+	m->ipc_restarts = swb_metrics_add(&m->reg, SWB_METRIC_COUNTER, "swb_ipc_listener_restarts_total",
+					  "IPC listeners re-created after they stopped accepting (nng bug #1518), "
+					  "by socket (deliver: edge-ID.ipc)", "socket", 1, NULL, 0);
 	m->latency = swb_metrics_histogram(&m->reg, "swb_edge_publish_deliver_latency_seconds",
 					   "From the origin bridge packing an event (Envelope.origin_time_us, the "
 					   "origin host's wall clock) to this edge writing or queueing it to its "
@@ -161,7 +170,11 @@ static void update(swb_edge *e, swb_edge_metrics *m)
 	swb_metric_set(m->subs, NULL, (double)s.subscriptions);
 	swb_metric_set(m->queued, NULL, (double)s.queued_bytes);
 	swb_metric_set(m->link, NULL, swb_edge_link_ready(e));
-	swb_metric_set(m->ready, NULL, swb_edge_link_ready(e) && swb_edge_link_bridge_ready(e, NULL));
+	bool draining = e->draining || e->stopping;
+	swb_metric_set(m->ready, NULL, swb_edge_link_ready(e) && swb_edge_link_bridge_ready(e, NULL) && !draining);
+	swb_metric_set(m->draining, NULL, draining);
+	swb_metric_set(m->config_gen, NULL, e->config_generation);
+	swb_metric_set(m->reload_fail, NULL, (double)st->reload_failures);
 #define SET(f, v) swb_metric_set(m->f, NULL, (double)(v))
 	SET(conns_total, st->connections_total);
 	SET(msgs_in, st->messages_in);
@@ -182,6 +195,8 @@ static void update(swb_edge *e, swb_edge_metrics *m)
 	SET(wh_sent, st->webhooks_sent);
 	SET(wh_failed, st->webhooks_failed);
 	SET(wh_dropped, st->webhooks_dropped);
+	SET(accept_fail, st->accept_failures);
+	SET(coalesced, st->coalesced_sends);
 #undef SET
 	swb_metric_set(m->auth, "websocket", (double)st->auth_failures);
 	swb_metric_set(m->auth, "http_api", (double)st->api_auth_failures);
@@ -189,6 +204,7 @@ static void update(swb_edge *e, swb_edge_metrics *m)
 	size_t n = hostile_counters(st, hc);
 	for (size_t i = 0; i < n; i++)
 		swb_metric_set(m->hostile[i], NULL, (double)hc[i].v);
+	swb_metric_set(m->ipc_restarts, "deliver", (double)swb_edge_link_listener_restarts(e));
 	swb_metrics_process_update(&m->proc);
 }
 

@@ -28,7 +28,14 @@ static void send_error(swb_edge *e, swb_edge_conn *c, const char *msg, int code)
 /* Fatal handshake error: pusher:error with the code, then close with it. */
 static void reject(swb_edge *e, swb_edge_conn *c, int code, const char *msg)
 {
-	swb_info("reject %s: %d %s", c->socket_id, code, msg);
+	swb_debug("reject %s: %d %s", c->socket_id, code, msg); /* per connection: debug */
+	send_error(e, c, msg, code);
+	swb_edge_conn_close(e, c, code, msg, false);
+}
+
+void swb_edge_pusher_goaway(swb_edge *e, swb_edge_conn *c, int code, const char *msg)
+{
+	swb_debug("goaway %s: %d %s", c->socket_id, code, msg);
 	send_error(e, c, msg, code);
 	swb_edge_conn_close(e, c, code, msg, false);
 }
@@ -59,6 +66,10 @@ static bool origin_ok(struct lws *wsi, const swb_edge_app *app)
 
 void swb_edge_pusher_established(swb_edge *e, swb_edge_conn *c)
 {
+	if (e->draining) { /* slipped in before the upgrade was refused */
+		swb_edge_pusher_goaway(e, c, 4200, "Server draining: reconnect");
+		return;
+	}
 	char uri[256];
 	int n = lws_hdr_copy(c->wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
 	if (n <= 5 || strncmp(uri, "/app/", 5) != 0 || memchr(uri + 5, '/', (size_t)n - 5)) {

@@ -146,6 +146,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 	case LWS_CALLBACK_CLOSED:
 		return pss ? ws_callback(e, wsi, (int)reason, pss, in, len) : 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* A draining edge takes no new WebSockets: 503 to the upgrade
+		 * (the client retries, through its load balancer, elsewhere). */
+		if (e->draining || e->stopping) {
+			head_arrived(wsi); /* a whole head: not a dropped one */
+			lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "Server draining");
+			return -1;
+		}
+		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		/* Not marked: the connection never sent a whole request head
 		 * (slow or silent client, oversized head, failed TLS
@@ -199,6 +208,16 @@ static void lws_log_emit(int level, const char *line)
 		swb_debug("lws: %.*s", (int)n, line);
 }
 
+/* lws's own log goes through ours: errors and warnings always, notices
+ * at debug (lws logs nothing per message at these levels). */
+void swb_edge_server_log_level(swb_edge *e)
+{
+	int lvl = LLL_ERR | LLL_WARN;
+	if (swb_log_get_level() >= SWB_LOG_DEBUG)
+		lvl |= LLL_NOTICE;
+	lws_set_log_level(lvl, lws_log_emit);
+}
+
 int swb_edge_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 {
 	const char *colon = strrchr(s, ':');
@@ -237,15 +256,13 @@ int swb_edge_server_start(swb_edge *e)
 		swb_err("invalid --listen '%s': expected HOST:PORT", e->cfg.listen);
 		return -1;
 	}
-	int lvl = LLL_ERR | LLL_WARN;
-	if (swb_log_get_level() >= SWB_LOG_DEBUG)
-		lvl |= LLL_NOTICE;
-	lws_set_log_level(lvl, lws_log_emit);
+	swb_edge_server_log_level(e);
 	static void *loops[1];
 	loops[0] = &e->loop;
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
-	info.port = port;
+	/* --reuseport: lws does not listen; listen.c accepts and adopts. */
+	info.port = e->cfg.reuseport ? CONTEXT_PORT_NO_LISTEN_SERVER : port;
 	/* An IPv4 host needs IPv6 off, or lws 4.1 binds [::] (every address,
 	 * checked with ss); "0.0.0.0" is every IPv4 address: no iface. */
 	struct in_addr a4;
@@ -264,6 +281,13 @@ int swb_edge_server_start(swb_edge *e)
 	info.timeout_secs = (unsigned)e->cfg.handshake_timeout;
 	info.timeout_secs_ah_idle = (unsigned)e->cfg.handshake_timeout;
 	swb_edge_tls_vhost_info(e, &info);
+	/* No lws validity timer: lws would keep one per connection in a
+	 * sorted list (pt_sul_owner), and each insert walks it, O(n): at 17k
+	 * connections per edge that was 29% of the edge's CPU during a
+	 * connection ramp (perf: lws_dll2_add_sorted). Liveness is ours
+	 * (conn.c: activity timeout, ping, pong timeout). */
+	static const lws_retry_bo_t no_validity = { .secs_since_valid_ping = 0, .secs_since_valid_hangup = 0 };
+	info.retry_and_idle_policy = &no_validity;
 	e->lws = lws_create_context(&info);
 	if (!e->lws) {
 		swb_err("libwebsockets context creation failed");
@@ -271,11 +295,15 @@ int swb_edge_server_start(swb_edge *e)
 	}
 	/* The vhost is created on its own so that a failed listen is seen
 	 * here (lws_create_context does not report it reliably). */
-	if (!lws_create_vhost(e->lws, &info)) {
+	struct lws_vhost *vh = lws_create_vhost(e->lws, &info);
+	if (!vh) {
 		swb_err("cannot listen on %s", e->cfg.listen);
 		return -1;
 	}
-	swb_info("listening on %s (%s /app/{key}, %s API /apps/{id}/...)", e->cfg.listen, e->cfg.tls_cert ? "wss" : "WebSocket",
+	if (e->cfg.reuseport && swb_edge_listener_start(e, vh, host, port) < 0)
+		return -1;
+	swb_info("listening on %s%s (%s /app/{key}, %s API /apps/{id}/...)", e->cfg.listen,
+		 e->cfg.reuseport ? " with SO_REUSEPORT" : "", e->cfg.tls_cert ? "wss" : "WebSocket",
 		 e->cfg.tls_cert ? "HTTPS" : "HTTP");
 	return 0;
 }
@@ -284,6 +312,7 @@ int swb_edge_server_start(swb_edge *e)
  * starts closing its uv handles; the loop then runs until they are gone. */
 void swb_edge_server_stop(swb_edge *e)
 {
+	swb_edge_listener_stop(e);
 	if (e->lws && !e->lws_stopping) {
 		e->lws_stopping = true;
 		lws_context_destroy(e->lws);

@@ -46,6 +46,7 @@ typedef struct wh_req {
 	struct wh_req *prev, *next;
 	const swb_edge_app *app;      /* the app table outlives every request */
 	size_t hook;
+	char *url;                    /* owned copy: a reload may change the app's hooks */
 	char *body;                   /* owned */
 	size_t len;
 	struct curl_slist *headers;   /* owned */
@@ -87,6 +88,7 @@ static void req_free(struct swb_edge_webhooks *w, wh_req *r)
 		curl_easy_cleanup(r->easy);
 	}
 	curl_slist_free_all(r->headers);
+	free(r->url);
 	free(r->body);
 	free(r);
 	w->n_reqs--;
@@ -99,7 +101,7 @@ static int start_req(struct swb_edge_webhooks *w, wh_req *r)
 	CURL *c = curl_easy_init();
 	if (!c)
 		return -1;
-	curl_easy_setopt(c, CURLOPT_URL, r->app->webhooks[r->hook].url);
+	curl_easy_setopt(c, CURLOPT_URL, r->url);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)r->len);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
@@ -149,11 +151,11 @@ static void attempt_done(struct swb_edge_webhooks *w, wh_req *r, long status, CU
 	if (r->attempts >= SWB_WH_MAX_ATTEMPTS || now + delay - r->first_ms > SWB_WH_MAX_AGE_MS) {
 		e->st.webhooks_failed++;
 		swb_warn("webhook to %s (app %s) failed after %u attempts (last: %s, HTTP %ld): dropped",
-			 r->app->webhooks[r->hook].url, r->app->id, r->attempts, curl_easy_strerror(rc), status);
+			 r->url, r->app->id, r->attempts, curl_easy_strerror(rc), status);
 		req_free(w, r);
 		return;
 	}
-	swb_debug("webhook to %s (app %s): %s, HTTP %ld; retry in %llu ms", r->app->webhooks[r->hook].url, r->app->id,
+	swb_debug("webhook to %s (app %s): %s, HTTP %ld; retry in %llu ms", r->url, r->app->id,
 		  curl_easy_strerror(rc), status, (unsigned long long)delay);
 	r->next_ms = now + delay;
 	arm_retry(w);
@@ -275,7 +277,8 @@ static wh_req *req_new(const swb_edge_app *app, size_t hook, const swb_sbuf *eve
 	wh_req *r = calloc(1, sizeof(*r));
 	swb_sbuf_init(&body);
 	swb_edge_webhook_body(&body, wall_ms(), events->p, events->len);
-	if (!r || body.oom || swb_edge_webhook_sign(app, body.p, body.len, sig) < 0)
+	if (!r || body.oom || swb_edge_webhook_sign(app, body.p, body.len, sig) < 0 ||
+	    !(r->url = strdup(app->webhooks[hook].url)))
 		goto fail;
 	snprintf(h1, sizeof(h1), "X-Pusher-Key: %s", app->key);
 	snprintf(h2, sizeof(h2), "X-Pusher-Signature: %s", sig);
@@ -293,8 +296,10 @@ static wh_req *req_new(const swb_edge_app *app, size_t hook, const swb_sbuf *eve
 	r->first_ms = r->next_ms = swb_mono_ms();
 	return r;
 fail:
-	if (r)
+	if (r) {
 		curl_slist_free_all(r->headers);
+		free(r->url);
+	}
 	free(r);
 	swb_sbuf_free(&body);
 	return NULL;
@@ -342,6 +347,12 @@ static void on_batch_timer(uv_timer_t *t)
 	wh_app *a, *tmp;
 	HASH_ITER(hh, w->apps, a, tmp)
 		flush_app(w, a);
+}
+
+void swb_edge_webhooks_flush(swb_edge *e)
+{
+	if (e->webhooks && !e->webhooks->stopping)
+		on_batch_timer(&e->webhooks->batch_timer);
 }
 
 static wh_app *app_state(struct swb_edge_webhooks *w, const swb_edge_app *app)

@@ -16,11 +16,13 @@ PKGS=(
   libssl-dev                            # HMAC-SHA256 / MD5 for Pusher auth; TLS on the edge
   openssl                               # tests: the TLS test makes its certificates with the openssl CLI
   libcurl4-openssl-dev                  # edge: webhook HTTP POSTs
+  libinih-dev                           # the daemons' config file (INI)
   libcmocka-dev                         # unit tests
   clang-14 libclang-rt-14-dev           # fuzz targets: clang + libFuzzer (libclang_rt.fuzzer)
   valgrind                              # the valgrind.* test pass
   redis-server redis-tools              # the bus, and the integration tests
   chromium                              # compat test: pusher-js in a headless browser (large; only when missing)
+  gnuplot-nox                           # tests/bench/plot.sh: the latency plot of docs/benchmarks.md
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -10,6 +10,7 @@
 #   KEEP=1        keep the temp dir (logs, runtime dirs) after the run
 #   SMOKE=1       tiny sizes for CI (see each script)
 #   BENCH_ARGS    extra swb-bench flags, appended last (e.g. "--payload 512")
+#   REUSEPORT     1 (default): a host's edges share one port (--reuseport); 0: a port per edge
 
 set -u
 BENCH_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -122,9 +123,15 @@ http_status() { # http_status PORT PATH -> the status code, or nothing
   echo "$line" | awk '{print $2}'
 }
 
-# start_edges HOST COUNT: COUNT edges of HOST on free ports, waiting until each is ready
+# start_edges HOST COUNT: COUNT edges of HOST, waiting until each is ready.
+# REUSEPORT=1 (default): all of them on ONE free port with --reuseport (the
+# kernel spreads connections over them); REUSEPORT=0: one free port each.
 start_edges() {
   local host=$1 count=$2 k port i
+  if [ "${REUSEPORT:-1}" = 1 ]; then
+    start_edges_shared "$host" "$count"
+    return
+  fi
   for ((k = 0; k < count; k++)); do
     port=$(free_port) || die "no free port for an edge"
     "$BIN_DIR/swb-edge" --runtime-dir "$WORK/run/$host" --listen "127.0.0.1:$port" --app "$APP" \
@@ -140,6 +147,28 @@ start_edges() {
     [ "$(http_status "$port" /readyz)" = 200 ] || die "edge on :$port (host $host) not ready (see $WORK/edge-$host-$port.log)"
   done
   log "host $host: edges on${EDGE_PORTS[$host]}"
+}
+
+# edges of HOST that said Hello to its bridge
+edges_up() {
+  "$BIN_DIR/swbctl" --runtime-dir "$WORK/run/$1" --json status 2>/dev/null | grep -o '"edge_id"' | wc -l
+}
+
+start_edges_shared() {
+  local host=$1 count=$2 k port i
+  port=$(free_port) || die "no free port for the edges"
+  for ((k = 0; k < count; k++)); do
+    "$BIN_DIR/swb-edge" --runtime-dir "$WORK/run/$host" --listen "127.0.0.1:$port" --reuseport --app "$APP" \
+      --log-level warn >"$WORK/edge-$host-$port-$k.log" 2>&1 &
+    STARTED_PIDS+=("$!")
+  done
+  EDGE_PORTS[$host]=" $port"
+  for i in $(seq 1 200); do
+    [ "$(edges_up "$host")" -ge "$count" ] && [ "$(http_status "$port" /readyz)" = 200 ] && break
+    sleep 0.05
+  done
+  [ "$(edges_up "$host")" -ge "$count" ] || die "host $host: only $(edges_up "$host") of $count edges up (see $WORK/edge-$host-$port-*.log)"
+  log "host $host: $count edge(s) sharing :$port (SO_REUSEPORT)"
 }
 
 # --target flags for the edges of the given hosts

@@ -274,3 +274,38 @@ c.test('--tls-ca: a client certificate signed by the CA is required', async () =
     'a client certificate from another CA must not connect');
   assert.ok(m.proc.alive);
 });
+
+/* TLS on a --reuseport listener (accepted sockets are handed to lws, which
+ * must still run the TLS handshake) and coalesced writes over TLS: a batch
+ * of events reaches a wss:// client intact, once each, in order. */
+c.test('TLS with --reuseport and coalesced writes: a batch arrives intact and in order over wss', async () => {
+  const port = await freePort();
+  const pair = [];
+  for (let i = 0; i < 2; i++) {
+    const argv = ['--runtime-dir', host.dir, '--listen', `127.0.0.1:${port}`, '--reuseport', ...c.appArgs(),
+      '--tls-cert', edge.cert, '--tls-key', edge.key];
+    const proc = new Proc(`edge-tls-rp${i}`, bin('swb-edge'), argv, path.join(c.tmp, `edge-tls-rp${i}.log`));
+    c.procs.push(proc);
+    proc.start();
+    pair.push(proc);
+  }
+  await waitFor(async () => {
+    for (const p of pair) if (!p.alive) throw new GiveUp(`reuseport TLS edge exited ${JSON.stringify(p.exit)}:\n${p.logTail(20)}`);
+    return (await httpsGet(port, '/readyz').catch(() => ({ status: 0 }))).status === 200;
+  }, { timeout: 30000, what: `reuseport TLS edges :${port} /readyz` });
+  const clients = [];
+  for (let i = 0; i < 4; i++) clients.push(await wss(port));
+  const ch = uniqueId('tls-rp');
+  for (const cl of clients) await wssSubscribe(cl, ch);
+  const batch = [];
+  const big = 'é'.repeat(3000);
+  for (let i = 0; i < 10; i++) batch.push({ channel: ch, name: 'burst', data: JSON.stringify({ i, big }) });
+  const r = await c.publishBatch(plain, batch);
+  assert.equal(r.status, 200, r.text);
+  for (const cl of clients) {
+    await waitFor(() => cl.msgs.filter((m) => m.event === 'burst').length >= 10, { what: 'batch over wss' });
+    const got = cl.msgs.filter((m) => m.event === 'burst').map((m) => JSON.parse(m.data));
+    assert.deepEqual(got.map((d) => d.i), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const d of got) assert.equal(d.big, big);
+  }
+});

@@ -341,11 +341,13 @@ class Cluster {
    * (unless waitReady is false: then for any HTTP answer on /healthz). */
   /* With appsFile (a path from writeAppsFile) the edge gets --apps-file
    * instead of --app flags; pass the same apps as `apps` for bookkeeping. */
-  async addEdge(host, { args = [], apps, appsFile, waitReady = true } = {}) {
+  /* With port, the edge listens there (e.g. a second --reuseport edge on a
+   * port another edge holds) and is not retried on another port. */
+  async addEdge(host, { args = [], apps, appsFile, waitReady = true, port: fixedPort } = {}) {
     const n = this.edges.length + 1;
     let lastErr;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const port = await freePort();
+    for (let attempt = 0; attempt < (fixedPort ? 1 : 3); attempt++) {
+      const port = fixedPort || await freePort();
       const appArgv = appsFile ? ['--apps-file', appsFile] : this.appArgs(apps);
       const argv = ['--runtime-dir', host.dir, '--listen', `127.0.0.1:${port}`, ...appArgv, ...args];
       const proc = new Proc(`edge${n}-${host.label}`, bin('swb-edge'), argv,
