@@ -215,9 +215,8 @@ static void on_usage(swb_edge *e, const Swb__AppUsage *u)
 }
 
 /* Operator commands the bridge forwards from swbctl. */
-static void handle_ops_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
+static void handle_ops_msg(swb_edge *e, const Swb__BridgeMsg *m)
 {
-	swb_edge *e = l->e;
 	switch (m->body_case) {
 	case SWB__BRIDGE_MSG__BODY_DRAIN:
 		swb_edge_drain_start(e, m->drain->rate ? m->drain->rate : (uint32_t)e->cfg.drain_rate,
@@ -290,7 +289,7 @@ static void handle_state_msg(swb_edge *e, const Swb__BridgeMsg *m)
 			on_health(e->link, m->health);
 		break;
 	default:
-		handle_ops_msg(l, m);
+		handle_ops_msg(e, m);
 		break;
 	}
 }
