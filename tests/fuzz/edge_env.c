@@ -44,7 +44,11 @@ swb_edge *fuzz_edge(void)
 	uv_loop_init(&e.loop);
 	uv_timer_init(&e.loop, &e.tick);
 	swb_edge_counts_init(&e);
-	if (swb_edge_webhooks_start(&e) < 0)
+	swb_edge_drain_init(&e);
+	uv_signal_init(&e.loop, &e.sigint); /* never started; a drained edge's shutdown closes them */
+	uv_signal_init(&e.loop, &e.sigterm);
+	swb_edge_wire_start(&e);
+	if (swb_edge_metrics_init(&e) < 0 || swb_edge_webhooks_start(&e) < 0)
 		abort();
 	return &e;
 }
