@@ -66,7 +66,9 @@ typedef struct swb_bridge_counters {
 	uint64_t edge_unknown;      /* message before Hello */
 	uint64_t edge_unsupported;  /* EdgeMsg body this bridge does not handle */
 	uint64_t edge_send_drops;   /* bridge -> edge queue full */
-	uint64_t redis_bad_reply;   /* unexpected reply on the subscribe connection */
+	uint64_t redis_bad_reply;   /* unexpected reply on the subscribe connection, or a reply
+				     * hiredis / the guard refused (protocol error) on either */
+	uint64_t redis_lost;        /* Redis connections lost (closed, error, bad reply) */
 	uint64_t redis_bad_payload; /* message that is no Envelope / wrong channel */
 	uint64_t redis_no_interest; /* message for a channel no edge wants */
 	uint64_t publish_ok;        /* envelopes accepted */
@@ -260,6 +262,9 @@ void swb_bridge_edges_fini(swb_bridge *b);
 /* Send m to one edge (takes ownership of m in every case). */
 void swb_bridge_edges_send(swb_bridge *b, uint32_t pipe_id, nng_msg *m);
 size_t swb_bridge_edges_count(const swb_bridge *b);
+/* Handle one packed EdgeMsg from edge pipe `pipe_id` (what the receive
+ * callback does with each message; the fuzz target calls it directly). */
+void swb_bridge_edges_handle(swb_bridge *b, uint32_t pipe_id, const uint8_t *p, size_t n);
 swb_bridge_edge *swb_bridge_edge_find(swb_bridge *b, uint32_t pipe_id);
 /* Pack bm into a new NNG message (NULL on allocation failure). */
 nng_msg *swb_bridge_pack(const struct Swb__BridgeMsg *bm);

@@ -292,14 +292,13 @@ static void dispatch(swb_bridge *b, uint32_t id, Swb__EdgeMsg *em)
 	}
 }
 
-static void handle_msg(swb_bridge *b, nng_msg *m)
+void swb_bridge_edges_handle(swb_bridge *b, uint32_t id, const uint8_t *p, size_t n)
 {
-	uint32_t id = nng_pipe_id(nng_msg_get_pipe(m));
-	Swb__EdgeMsg *em = swb__edge_msg__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+	Swb__EdgeMsg *em = swb__edge_msg__unpack(NULL, n, p);
 	if (!em || em->body_case == SWB__EDGE_MSG__BODY__NOT_SET) {
 		b->cnt.edge_bad_msg++;
 		swb_bridge_ratelog_emit(&b->rl_edge, SWB_LOG_WARN, "undecodable message from edge pipe %u (%zu bytes)",
-				   id, nng_msg_len(m));
+				   id, n);
 	} else {
 		dispatch(b, id, em);
 	}
@@ -319,7 +318,7 @@ static void on_edge_readable(uv_poll_t *h, int status, int events)
 			swb_bridge_ratelog_emit(&b->rl_edge, SWB_LOG_WARN, "edge receive failed: %s", nng_strerror(rv));
 			return;
 		}
-		handle_msg(b, m);
+		swb_bridge_edges_handle(b, nng_pipe_id(nng_msg_get_pipe(m)), nng_msg_body(m), nng_msg_len(m));
 		nng_msg_free(m);
 	}
 }

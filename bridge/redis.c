@@ -165,6 +165,21 @@ static void bad_sub_reply(swb_bridge *b, const char *what, const char *text)
 			   text ? ": " : "", text ? text : "");
 }
 
+static void rebuild(swb_bridge_rconn *rc, const char *reason);
+
+/* The subscribe connection said something no Redis says there: what it
+ * is subscribed to is unknown from now on. Rebuild it (on the next loop
+ * turn: a hiredis context must not be freed inside its own callback);
+ * on_disconnect forgets its subscriptions and reconnects with backoff. */
+static void on_rebuild(uv_timer_t *t) { rebuild(t->data, "unexpected reply on the subscribe connection"); }
+
+static void rebuild_sub(swb_bridge *b)
+{
+	if (b->sub.state != SWB_RCONN_UP || b->redis_stopping)
+		return;
+	uv_timer_start(&b->sub.timer, on_rebuild, 0, 0);
+}
+
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	swb_bridge *b = privdata;
@@ -199,6 +214,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		break;
 	default:
 		bad_sub_reply(b, "unexpected reply", NULL);
+		rebuild_sub(b);
 		break;
 	}
 }
@@ -321,7 +337,9 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 	 * the backoff restarts only after a connection that held up. */
 	if (swb_mono_ms() - rc->up_ms >= STABLE_MS)
 		rc->backoff_ms = 0;
-	if (!strncmp(cac->errstr, SWB_BRIDGE_GUARD_PREFIX, strlen(SWB_BRIDGE_GUARD_PREFIX)))
+	b->cnt.redis_lost++;
+	if (cac->err == REDIS_ERR_PROTOCOL ||
+	    !strncmp(cac->errstr, SWB_BRIDGE_GUARD_PREFIX, strlen(SWB_BRIDGE_GUARD_PREFIX)))
 		b->cnt.redis_bad_reply++;
 	swb_warn("redis %s connection lost: %s", rc->role, cac->errstr[0] ? cac->errstr : "closed");
 	rc->lost_logged = true;

@@ -77,6 +77,7 @@ cJSON *swb_bridge_counters_json(const swb_bridge_counters *c)
 	C(edge_unsupported);
 	C(edge_send_drops);
 	C(redis_bad_reply);
+	C(redis_lost);
 	C(redis_bad_payload);
 	C(redis_no_interest);
 	C(publish_ok);

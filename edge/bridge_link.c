@@ -187,16 +187,15 @@ static void on_pipe_change(uv_async_t *a)
 	}
 }
 
-static const swb_edge_app *app_of(swb_edge_link *l, const char *id)
+static const swb_edge_app *app_of(swb_edge *e, const char *id)
 {
-	return id ? swb_edge_apps_by_id(&l->e->apps, id, strlen(id)) : NULL;
+	return id ? swb_edge_apps_by_id(&e->apps, id, strlen(id)) : NULL;
 }
 
 /* AppUsage: the cluster-wide connections per app. A bad app id is
  * ignored and counted; an app this edge does not serve is ignored. */
-static void on_usage(swb_edge_link *l, const Swb__AppUsage *u)
+static void on_usage(swb_edge *e, const Swb__AppUsage *u)
 {
-	swb_edge *e = l->e;
 	uint64_t now = swb_mono_ms();
 	for (size_t i = 0; i < u->n_apps; i++) {
 		const Swb__AppCount *c = u->apps[i];
@@ -204,7 +203,7 @@ static void on_usage(swb_edge_link *l, const Swb__AppUsage *u)
 			e->st.bad_deliveries++;
 			continue;
 		}
-		swb_edge_app *a = (swb_edge_app *)app_of(l, c->app_id);
+		swb_edge_app *a = (swb_edge_app *)app_of(e, c->app_id);
 		if (!a)
 			continue;
 		a->cluster_total = c->connections;
@@ -216,9 +215,8 @@ static void on_usage(swb_edge_link *l, const Swb__AppUsage *u)
 }
 
 /* Operator commands the bridge forwards from swbctl. */
-static void handle_ops_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
+static void handle_ops_msg(swb_edge *e, const Swb__BridgeMsg *m)
 {
-	swb_edge *e = l->e;
 	switch (m->body_case) {
 	case SWB__BRIDGE_MSG__BODY_DRAIN:
 		swb_edge_drain_start(e, m->drain->rate ? m->drain->rate : (uint32_t)e->cfg.drain_rate,
@@ -254,9 +252,8 @@ static void on_health(swb_edge_link *l, const Swb__BridgeHealth *h)
 }
 
 /* The issue #3 answers and commands. */
-static void handle_state_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
+static void handle_state_msg(swb_edge *e, const Swb__BridgeMsg *m)
 {
-	swb_edge *e = l->e;
 	const swb_edge_app *app;
 	switch (m->body_case) {
 	case SWB__BRIDGE_MSG__BODY_PRESENCE_JOINED:
@@ -274,60 +271,64 @@ static void handle_state_msg(swb_edge_link *l, const Swb__BridgeMsg *m)
 					 m->cache_result->envelope.data, m->cache_result->envelope.len);
 		break;
 	case SWB__BRIDGE_MSG__BODY_WEBHOOK:
-		if ((app = app_of(l, m->webhook->app_id)) && m->webhook->event_json.len)
+		if ((app = app_of(e, m->webhook->app_id)) && m->webhook->event_json.len)
 			swb_edge_webhook_event(e, app, (const char *)m->webhook->event_json.data,
 					       m->webhook->event_json.len);
 		else
 			e->st.bad_deliveries++;
 		break;
 	case SWB__BRIDGE_MSG__BODY_TERMINATE:
-		if (app_of(l, m->terminate->app_id) && m->terminate->user_id)
+		if (app_of(e, m->terminate->app_id) && m->terminate->user_id)
 			swb_edge_users_terminate(e, m->terminate->app_id, m->terminate->user_id);
 		break;
 	case SWB__BRIDGE_MSG__BODY_USAGE:
-		on_usage(l, m->usage);
+		on_usage(e, m->usage);
 		break;
 	case SWB__BRIDGE_MSG__BODY_HEALTH:
-		on_health(l, m->health);
+		if (e->link)
+			on_health(e->link, m->health);
 		break;
 	default:
-		handle_ops_msg(l, m);
+		handle_ops_msg(e, m);
 		break;
 	}
 }
 
-static void handle_bridge_msg(swb_edge_link *l, const uint8_t *p, size_t n, bool in_batch)
+static void handle_bridge_msg(swb_edge *e, const uint8_t *p, size_t n, bool in_batch)
 {
 	Swb__BridgeMsg *m = swb__bridge_msg__unpack(NULL, n, p);
 	if (!m) {
-		l->e->st.bad_deliveries++;
+		e->st.bad_deliveries++;
 		return;
 	}
 	switch (m->body_case) {
 	case SWB__BRIDGE_MSG__BODY_BATCH: /* in order; never nested */
 		for (size_t i = 0; i < m->batch->n_msgs && !in_batch; i++)
-			handle_bridge_msg(l, m->batch->msgs[i].data, m->batch->msgs[i].len, true);
+			handle_bridge_msg(e, m->batch->msgs[i].data, m->batch->msgs[i].len, true);
 		if (in_batch)
-			l->e->st.bad_deliveries++;
+			e->st.bad_deliveries++;
 		break;
 	case SWB__BRIDGE_MSG__BODY_WELCOME:
-		if (!l->welcomed)
+		if (e->link && !e->link->welcomed)
 			swb_info("bridge welcomed us: host %s proto %u",
 				 m->welcome->host_id ? m->welcome->host_id : "?", m->welcome->proto_version);
-		l->welcomed = true;
+		if (e->link)
+			e->link->welcomed = true;
 		break;
 	case SWB__BRIDGE_MSG__BODY_DELIVER:
-		swb_edge_deliver(l->e, m->deliver.data, m->deliver.len);
+		swb_edge_deliver(e, m->deliver.data, m->deliver.len);
 		break;
 	case SWB__BRIDGE_MSG__BODY_ACK:
-		swb_edge_http_on_ack(l->e, m->ack->request_id, m->ack->ok, m->ack->error);
+		swb_edge_http_on_ack(e, m->ack->request_id, m->ack->ok, m->ack->error);
 		break;
 	default:
-		handle_state_msg(l, m);
+		handle_state_msg(e, m);
 		break;
 	}
 	swb__bridge_msg__free_unpacked(m, NULL);
 }
+
+void swb_edge_link_handle(swb_edge *e, const uint8_t *p, size_t n) { handle_bridge_msg(e, p, n, false); }
 
 /* Drain what the bridge sent, but at most about a quarter of a client queue's
  * worth of bytes per loop iteration: client sockets get their writable
@@ -347,7 +348,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
 		}
 		got += nng_msg_len(msg);
 		if (l->up) /* else: left over from a bridge that is gone */
-			handle_bridge_msg(l, nng_msg_body(msg), nng_msg_len(msg), false);
+			handle_bridge_msg(l->e, nng_msg_body(msg), nng_msg_len(msg), false);
 		nng_msg_free(msg);
 	}
 }

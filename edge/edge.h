@@ -406,6 +406,9 @@ int swb_edge_link_send(swb_edge *e, const void *edge_msg);
 /* Announce the (reloaded) app list to the bridge again, if connected. */
 void swb_edge_link_hello(swb_edge *e);
 uint64_t swb_edge_next_request_id(swb_edge *e);
+/* Handle one packed BridgeMsg as if the bridge had sent it (what the
+ * receive callback does with each message; the fuzz target calls it). */
+void swb_edge_link_handle(swb_edge *e, const uint8_t *p, size_t n);
 /* At process exit, after swb_edge_link_stop and the loop have finished. */
 void swb_edge_link_lib_fini(void);
 

@@ -18,6 +18,8 @@ PKGS=(
   libcurl4-openssl-dev                  # edge: webhook HTTP POSTs
   libinih-dev                           # the daemons' config file (INI)
   libcmocka-dev                         # unit tests
+  clang-14 libclang-rt-14-dev           # fuzz targets: clang + libFuzzer (libclang_rt.fuzzer)
+  valgrind                              # the valgrind.* test pass
   redis-server redis-tools              # the bus, and the integration tests
   chromium                              # compat test: pusher-js in a headless browser (large; only when missing)
   gnuplot-nox                           # tests/bench/plot.sh: the latency plot of docs/benchmarks.md

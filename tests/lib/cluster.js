@@ -24,7 +24,7 @@ const crypto = require('node:crypto');
 const { spawn, execFile } = require('node:child_process');
 const { test } = require('node:test');
 
-const { waitFor, GiveUp } = require('./wait');
+const { waitFor, GiveUp, SLOW } = require('./wait');
 const { redisCommand, clientList } = require('./resp');
 const { PusherClient, RawWs } = require('./pusher_ws');
 const api = require('./http_api');
@@ -32,6 +32,21 @@ const { uniqueId } = require('./ids');
 
 const BIN_DIR = path.resolve(process.env.SWB_BIN_DIR || path.join(__dirname, '..', '..', 'build', 'bin'));
 const bin = (name) => path.join(BIN_DIR, name);
+
+/* SWB_TEST_VALGRIND=1: every swb-edge / swb-bridge this harness starts runs
+ * under valgrind (memcheck); errors and definite leaks make it exit 99.
+ * Suppressions (third-party code only) are in tests/valgrind.supp. */
+const VALGRIND = process.env.SWB_TEST_VALGRIND === '1';
+const VALGRIND_ARGV = ['valgrind', '-q', '--error-exitcode=99', '--leak-check=full',
+  '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite', '--track-fds=no',
+  '--child-silent-after-fork=yes', `--suppressions=${path.join(__dirname, '..', 'valgrind.supp')}`];
+
+/* A daemon that exited with one of these codes, or whose log holds one of
+ * these lines, had a memory error, undefined behaviour or a leak: the test
+ * file fails (Cluster.stop). The exit codes are the ones scripts/test.sh and
+ * tests/CMakeLists.txt give ASAN_OPTIONS / UBSAN_OPTIONS and valgrind. */
+const REPORT_EXIT_CODES = new Set([86, 87, 99]);
+const REPORT_RE = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ERROR SUMMARY: [1-9]|==\d+== Invalid (read|write|free)/;
 
 /* Every child process still running, for the exit handler. */
 const live = new Set();
@@ -80,8 +95,9 @@ function childEnv(extra = {}) {
 
 /* One child process with its own log file. */
 class Proc {
-  constructor(name, cmd, args, logPath, env) {
+  constructor(name, cmd, args, logPath, env, { checked = false } = {}) {
     this.name = name;
+    this.checked = checked; /* ours: its log and exit code are checked for reports */
     this.cmd = cmd;
     this.args = args;
     this.logPath = logPath;
@@ -92,10 +108,12 @@ class Proc {
 
   start() {
     hookExit();
+    const [cmd, args] = this.checked && VALGRIND
+      ? [VALGRIND_ARGV[0], [...VALGRIND_ARGV.slice(1), this.cmd, ...this.args]] : [this.cmd, this.args];
     const fd = fs.openSync(this.logPath, 'a');
-    fs.writeSync(fd, `==== ${new Date().toISOString()} ${this.cmd} ${this.args.join(' ')}\n`);
+    fs.writeSync(fd, `==== ${new Date().toISOString()} ${cmd} ${args.join(' ')}\n`);
     this.exit = null;
-    this.child = spawn(this.cmd, this.args, { stdio: ['ignore', fd, fd], env: childEnv(this.env) });
+    this.child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: childEnv(this.env) });
     fs.closeSync(fd);
     this.pid = this.child.pid;
     const child = this.child;
@@ -120,6 +138,7 @@ class Proc {
   /* SIGTERM, wait up to `timeout` ms, then SIGKILL and wait again. */
   async stop({ timeout = 5000 } = {}) {
     if (!this.alive) return this.exit;
+    timeout *= SLOW;
     this.child.kill('SIGTERM');
     let timer;
     const t = new Promise((r) => { timer = setTimeout(r, timeout, 'timeout'); });
@@ -139,6 +158,20 @@ class Proc {
   }
 
   logTail(lines) { return tail(this.logPath, lines); }
+
+  /* For a checked process that has exited: a sanitizer / valgrind report
+   * in its log or a report exit code, as a message; null when clean. */
+  report() {
+    if (!this.checked) return null;
+    let text = '';
+    try { text = fs.readFileSync(this.logPath, 'utf8'); } catch (e) { /* no log, no report */ }
+    const m = REPORT_RE.exec(text);
+    const code = this.exit && this.exit.code;
+    if (!m && !REPORT_EXIT_CODES.has(code)) return null;
+    const from = m ? Math.max(0, text.lastIndexOf('\n', m.index)) : Math.max(0, text.length - 4000);
+    return `${this.name} (pid ${this.pid}) exited ${JSON.stringify(this.exit)} with a memory/UB report `
+      + `(log ${this.logPath}):\n${text.slice(from, from + 6000)}`;
+  }
 }
 
 class Cluster {
@@ -257,7 +290,7 @@ class Cluster {
   async startBridge(host, { waitRedis = true } = {}) {
     if (!host.bridge) {
       host.bridge = new Proc(`bridge-${host.label}`, bin('swb-bridge'), this.bridgeArgv(host),
-        path.join(this.tmp, `bridge-${host.label}.log`));
+        path.join(this.tmp, `bridge-${host.label}.log`), undefined, { checked: true });
       this.procs.push(host.bridge);
     }
     host.bridge.start();
@@ -318,7 +351,7 @@ class Cluster {
       const appArgv = appsFile ? ['--apps-file', appsFile] : this.appArgs(apps);
       const argv = ['--runtime-dir', host.dir, '--listen', `127.0.0.1:${port}`, ...appArgv, ...args];
       const proc = new Proc(`edge${n}-${host.label}`, bin('swb-edge'), argv,
-        path.join(this.tmp, `edge${n}-${host.label}.log`));
+        path.join(this.tmp, `edge${n}-${host.label}.log`), undefined, { checked: true });
       this.procs.push(proc);
       proc.start();
       const edge = { host, port, proc, name: proc.name, apps: apps || this.apps };
@@ -383,6 +416,7 @@ class Cluster {
   /* Runs swbctl; resolves {code, stdout, stderr, ms}. Never rejects on a
    * non-zero exit. */
   swbctl(args, { timeout = 10000 } = {}) {
+    timeout *= SLOW;
     const t0 = Date.now();
     return new Promise((resolve) => {
       execFile(bin('swbctl'), args, { timeout, env: childEnv() }, (err, stdout, stderr) => {
@@ -441,11 +475,14 @@ class Cluster {
     for (const o of [0, 1, 2]) {
       await Promise.all(procs.filter((p) => order(p) === o).map((p) => p.stop()));
     }
+    const reports = procs.map((p) => p.report()).filter(Boolean);
+    if (reports.length) this.failed = true;
     if (!this.failed && !process.env.SWB_TEST_KEEP) {
       fs.rmSync(this.tmp, { recursive: true, force: true });
     } else {
       process.stderr.write(`# ${this.name}: logs kept in ${this.tmp}\n`);
     }
+    if (reports.length) throw new Error(`${this.name}: ${reports.join('\n')}`);
   }
 }
 

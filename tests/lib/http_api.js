@@ -3,6 +3,7 @@
  * official SDKs do (pusher-protocol.md §7.1), with knobs to break each part
  * of the signature on purpose. */
 
+const { SLOW } = require('./wait');
 const http = require('node:http');
 const crypto = require('node:crypto');
 
@@ -66,7 +67,7 @@ function request(opts) {
         });
         res.on('error', reject);
       });
-    req.setTimeout(15000, () => req.destroy(new Error(`HTTP ${method} ${path} timed out`)));
+    req.setTimeout(15000 * SLOW, () => req.destroy(new Error(`HTTP ${method} ${path} timed out`)));
     req.on('error', reject);
     if (body !== null) req.write(body);
     req.end();
@@ -99,7 +100,7 @@ function get(port, path, { host = '127.0.0.1', timeout = 3000 } = {}) {
       res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', reject);
     });
-    req.setTimeout(timeout, () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.setTimeout(timeout * SLOW, () => req.destroy(new Error(`GET ${path} timed out`)));
     req.on('error', reject);
   });
 }

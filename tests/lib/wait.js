@@ -9,11 +9,16 @@ const { setTimeout: delay } = require('node:timers/promises');
  * waited for has exited); waitFor rethrows it. */
 class GiveUp extends Error {}
 
+/* SWB_TEST_SLOW (a factor, default 1): every bounded wait is that many times
+ * longer, for daemons running under valgrind (see docs/testing.md). */
+const SLOW = Math.max(1, Number(process.env.SWB_TEST_SLOW) || 1);
+
 /* Polls cond() (sync or async) every `interval` ms until it returns a truthy
  * value, which is returned. A cond that throws counts as "not yet" (its last
  * error is quoted when the timeout expires), except GiveUp, which ends the
  * wait at once. */
 async function waitFor(cond, { timeout = 10000, interval = 25, what = 'condition' } = {}) {
+  timeout *= SLOW;
   const deadline = Date.now() + timeout;
   let lastErr = null;
   for (;;) {
@@ -33,4 +38,4 @@ async function waitFor(cond, { timeout = 10000, interval = 25, what = 'condition
   }
 }
 
-module.exports = { waitFor, GiveUp };
+module.exports = { waitFor, GiveUp, SLOW };
