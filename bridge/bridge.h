@@ -37,6 +37,7 @@ struct Swb__PublishRequest;
 struct Swb__BridgeMsg;
 struct Swb__ChannelCounts;
 struct Swb__PresenceJoin;
+struct Swb__EdgeMsg;
 struct Swb__PresenceLeave;
 struct Swb__Query;
 struct Swb__CacheGet;
@@ -332,6 +333,7 @@ void swb_bridge_key(swb_bridge *b, char *out, size_t cap, const char *app, const
 bool swb_bridge_mcache_peek(swb_bridge *b, const char *app, const char *chan, const uint8_t **env, size_t *len,
 			    uint64_t *ttl_ms);
 void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const struct Swb__CacheGet *g);
+void swb_bridge_cache_refuse(swb_bridge *b, uint32_t pipe_id, uint64_t request_id); /* a parked read timed out */
 void swb_bridge_mcache_store(swb_bridge *b, const char *app, const char *chan, const uint8_t *env, size_t len);
 void swb_bridge_mcache_expire(swb_bridge *b);
 void swb_bridge_mcache_fini(swb_bridge *b);
@@ -347,12 +349,13 @@ bool swb_bridge_hold_take(swb_bridge *b, uint32_t pipe_id, const char *name, siz
 bool swb_bridge_hold_defer_remove(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len);
 void swb_bridge_hold_edge_gone(swb_bridge *b, uint32_t pipe_id); /* 0: all */
 
-/* park.c: presence joins waiting for their channel's SUBSCRIBE to be
+/* park.c: presence joins and cache reads waiting for their channel's SUBSCRIBE to be
  * confirmed (see there). */
 struct Swb__PresenceJoin;
+struct Swb__EdgeMsg;
 bool swb_bridge_park_needed(swb_bridge *b, const char *name, size_t len);
 int swb_bridge_park(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len,
-		    const struct Swb__PresenceJoin *j);
+		    const struct Swb__EdgeMsg *em); /* a presence_join or cache_get */
 void swb_bridge_presence_subscribed(swb_bridge *b, const char *name, size_t len); /* redis.c */
 void swb_bridge_park_expire(swb_bridge *b);
 void swb_bridge_park_edge_gone(swb_bridge *b, uint32_t pipe_id); /* 0: all */

@@ -150,6 +150,31 @@ static void cache_get_local(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet
 	swb_bridge_webhook(b, g->app_id, "cache_miss", g->channel, NULL);
 }
 
+/* A parked read that timed out (the sub connection is down): a miss, as
+ * when Redis is down, no webhook. */
+void swb_bridge_cache_refuse(swb_bridge *b, uint32_t pipe_id, uint64_t request_id)
+{
+	send_cache(b, pipe_id, request_id, NULL, 0);
+}
+
+/* Park g until this host's SUBSCRIBE of the channel is confirmed (park.c):
+ * the GET must not run before it, or an event published between the two
+ * would be neither the cached answer nor a live delivery (a gap). Returns
+ * true if parked (or answered). */
+static bool parked(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet *g)
+{
+	char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+	int n = swb_bridge_chan_name(name, b->prefix, g->app_id, strlen(g->app_id), g->channel, strlen(g->channel));
+	if (n < 0 || !swb_bridge_park_needed(b, name, (size_t)n))
+		return false;
+	Swb__EdgeMsg em = SWB__EDGE_MSG__INIT;
+	em.body_case = SWB__EDGE_MSG__BODY_CACHE_GET;
+	em.cache_get = (Swb__CacheGet *)g;
+	if (swb_bridge_park(b, pipe_id, name, (size_t)n, &em) < 0)
+		send_cache(b, pipe_id, g->request_id, NULL, 0);
+	return true;
+}
+
 void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet *g)
 {
 	if (!g->app_id || !g->channel || !swb_app_token_valid(g->app_id, strlen(g->app_id)) ||
@@ -166,6 +191,8 @@ void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet *
 		cache_get_local(b, pipe_id, g);
 		return;
 	}
+	if (parked(b, pipe_id, g))
+		return;
 	bool room = b->req_inflight < SWB_BRIDGE_MAX_REQUESTS;
 	swb_bridge_cget *c = room && swb_bridge_redis_cmd_up(b) ? calloc(1, sizeof(*c)) : NULL;
 	char key[SWB_BRIDGE_CHAN_NAME_MAX + 64];

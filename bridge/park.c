@@ -1,17 +1,19 @@
-/* park.c: presence joins parked until this host's SUBSCRIBE of their
- * channel is confirmed by Redis.
+/* park.c: presence joins and cache reads parked until this host's
+ * SUBSCRIBE of their channel is confirmed by Redis.
  *
- * Why: a join reads the member list on the cmd connection. If this host
- * was not subscribed to the channel yet, Redis could run that read before
- * the SUBSCRIBE, and an event published in between (a member_added)
- * would never reach this host. So such a join waits here: hold.c makes
+ * Why: a join reads the member list, a cache read the channel's last
+ * event, on the cmd connection. If this host was not subscribed to the
+ * channel yet, Redis could run that read before the SUBSCRIBE, and an
+ * event published in between (a member_added; the next cache event)
+ * would never reach this host. So such a request waits here: hold.c makes
  * the edge interested (which SUBSCRIBEs) and holds deliveries, redis.c
- * reports the confirmation (swb_bridge_presence_subscribed) and the join
- * then runs as usual. A join parked longer than PARK_MAX_MS (the sub
- * connection is down) is refused "redis unavailable".
+ * reports the confirmation (swb_bridge_presence_subscribed) and the
+ * request then runs as usual. One parked longer than PARK_MAX_MS (the sub
+ * connection is down) is refused: a join with "redis unavailable", a
+ * cache read as a miss (as when Redis is down).
  *
  * Owns the parked list (FIFO, at most PARK_MAX entries) and each entry's
- * packed PresenceJoin. */
+ * packed EdgeMsg (a PresenceJoin or a CacheGet). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +31,7 @@ typedef struct swb_bridge_parked {
 	uint64_t since_ms;
 	char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
 	size_t len;
-	uint8_t *msg; /* owned packed PresenceJoin */
+	uint8_t *msg; /* owned packed EdgeMsg: presence_join or cache_get */
 	size_t msg_len;
 } swb_bridge_parked;
 
@@ -39,20 +41,17 @@ bool swb_bridge_park_needed(swb_bridge *b, const char *name, size_t len)
 	return !ch || ch->sub_state != SWB_SUB_ON || !ch->confirmed;
 }
 
-int swb_bridge_park(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len, const Swb__PresenceJoin *j)
+int swb_bridge_park(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len, const Swb__EdgeMsg *em)
 {
 	if (b->nparked >= PARK_MAX || len > SWB_BRIDGE_CHAN_NAME_MAX)
 		return -1;
 	swb_bridge_parked *p = calloc(1, sizeof(*p));
-	Swb__EdgeMsg em = SWB__EDGE_MSG__INIT;
-	em.body_case = SWB__EDGE_MSG__BODY_PRESENCE_JOIN;
-	em.presence_join = (Swb__PresenceJoin *)j;
-	size_t n = swb__edge_msg__get_packed_size(&em);
+	size_t n = swb__edge_msg__get_packed_size(em);
 	if (!p || !(p->msg = malloc(n ? n : 1))) {
 		free(p);
 		return -1;
 	}
-	p->msg_len = swb__edge_msg__pack(&em, p->msg);
+	p->msg_len = swb__edge_msg__pack(em, p->msg);
 	p->pipe_id = pipe_id;
 	p->since_ms = swb_mono_ms();
 	memcpy(p->name, name, len);
@@ -88,7 +87,7 @@ static swb_bridge_parked *detach(swb_bridge *b, bool (*match)(const swb_bridge_p
 	return out;
 }
 
-/* Run (why NULL) or refuse the parked join p, then free it. */
+/* Run (why NULL) or refuse the parked request p, then free it. */
 static void settle(swb_bridge *b, swb_bridge_parked *p, const char *why)
 {
 	Swb__EdgeMsg *em = swb__edge_msg__unpack(NULL, p->msg_len, p->msg);
@@ -97,6 +96,11 @@ static void settle(swb_bridge *b, swb_bridge_parked *p, const char *why)
 			swb_bridge_presence_refuse(b, p->pipe_id, em->presence_join->request_id, why);
 		else
 			swb_bridge_presence_join(b, p->pipe_id, em->presence_join);
+	} else if (em && em->body_case == SWB__EDGE_MSG__BODY_CACHE_GET && swb_bridge_edge_find(b, p->pipe_id)) {
+		if (why)
+			swb_bridge_cache_refuse(b, p->pipe_id, em->cache_get->request_id);
+		else
+			swb_bridge_cache_get(b, p->pipe_id, em->cache_get);
 	}
 	if (em)
 		swb__edge_msg__free_unpacked(em, NULL);

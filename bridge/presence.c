@@ -297,7 +297,10 @@ static bool parked(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceJoin *j)
 	int n = swb_bridge_chan_name(name, b->prefix, j->app_id, strlen(j->app_id), j->channel, strlen(j->channel));
 	if (n < 0 || !swb_bridge_park_needed(b, name, (size_t)n))
 		return false;
-	if (swb_bridge_park(b, pipe_id, name, (size_t)n, j) < 0)
+	Swb__EdgeMsg em = SWB__EDGE_MSG__INIT;
+	em.body_case = SWB__EDGE_MSG__BODY_PRESENCE_JOIN;
+	em.presence_join = (Swb__PresenceJoin *)j;
+	if (swb_bridge_park(b, pipe_id, name, (size_t)n, &em) < 0)
 		answer(b, pipe_id, j->request_id, "bridge overloaded", NULL);
 	return true;
 }
