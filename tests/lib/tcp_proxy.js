@@ -5,7 +5,10 @@
  *   stall(name)  keep the named connections open but stop forwarding
  *                Redis -> bridge bytes on them (a wedged connection);
  *   hold()       accept new connections but do not connect them upstream
- *                (their bytes are buffered) until release().
+ *                (their bytes are buffered) until release();
+ *   delayUp(name, ms)  forward bridge -> Redis bytes of connections named
+ *                `name` ms late (order kept): Redis then runs that
+ *                connection's commands late relative to the others'.
  * Only sockets this proxy created are ever closed. */
 
 const net = require('node:net');
@@ -16,6 +19,7 @@ class TcpProxy {
     this.targetHost = targetHost;
     this.conns = [];
     this.holding = false;
+    this.delays = {};
     this.server = null;
     this.port = null;
   }
@@ -42,7 +46,9 @@ class TcpProxy {
         const m = /SETNAME\r\n\$\d+\r\n([^\r]+)\r\n/i.exec(c.sniff);
         if (m) c.name = m[1];
       }
-      if (c.up && c.up.connecting === false) c.up.write(d); else c.pending.push(d);
+      const ms = this.delays[c.name] || 0;
+      const forward = () => { if (c.up && c.up.connecting === false) c.up.write(d); else c.pending.push(d); };
+      if (ms > 0) setTimeout(forward, ms); else forward();
     });
     client.on('error', () => {});
     client.on('close', () => {
@@ -81,6 +87,8 @@ class TcpProxy {
 
   /* Open connections named `name` (stalled or not). */
   open(name) { return this.conns.filter((c) => !c.closed && c.name === name); }
+
+  delayUp(name, ms) { this.delays[name] = ms; }
 
   hold() { this.holding = true; }
 
