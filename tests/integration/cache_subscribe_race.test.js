@@ -15,7 +15,7 @@ const assert = require('node:assert/strict');
 const { Cluster, uniqueId, waitFor } = require('../lib/cluster');
 const { TcpProxy } = require('../lib/tcp_proxy');
 
-const c = new Cluster('cache_subscribe_race');
+const c = new Cluster('cache_subscribe_race', { ownRedis: true }); /* the proxy needs its port */
 let proxy;
 let edgeA;
 let edgeB;
