@@ -7,20 +7,13 @@
 #include <string.h>
 
 #include "auth.h"
+#include "fuzz_app.h"
 #include "sbuf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static swb_edge_apps apps;
-	static const swb_edge_app *app;
-	if (!app) {
-		char err[128];
-		swb_edge_apps_init(&apps);
-		if (swb_edge_apps_add_spec(&apps, "app1:key1:secret1", 17, err, sizeof(err)) < 0)
-			abort();
-		app = swb_edge_apps_by_id(&apps, "app1", 4);
-	}
+	const swb_edge_app *app = fuzz_app();
 	if (size < 1)
 		return 0;
 	const char *s = (const char *)data + 1;

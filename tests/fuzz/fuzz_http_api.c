@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "fuzz_app.h"
 #include "http_api.h"
 #include "sbuf.h"
 
@@ -71,15 +72,7 @@ static void sign(const swb_edge_app *app, const char *method, const char *path, 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static swb_edge_apps apps;
-	static const swb_edge_app *app;
-	if (!app) {
-		char err[128];
-		swb_edge_apps_init(&apps);
-		if (swb_edge_apps_add_spec(&apps, "app1:key1:secret1", 17, err, sizeof(err)) < 0)
-			abort();
-		app = swb_edge_apps_by_id(&apps, "app1", 4);
-	}
+	const swb_edge_app *app = fuzz_app();
 	const char *p = (const char *)data, *end = p + size;
 	size_t mn, pn, qn;
 	const char *m = part(&p, end, &mn), *path = part(&p, end, &pn), *qs = part(&p, end, &qn);
