@@ -12,7 +12,8 @@
  * channels), pending.c (what Redis missed during an outage), hold.c
  * (deliveries held while a join waits for Redis), park.c (joins waiting
  * for their channel's SUBSCRIBE), cluster.c
- * (heartbeat, epoch, sweep, reconcile, webhooks, terminate),
+ * (heartbeat, epoch, sweep, reconcile, terminate), webhooks.c (which
+ * edge sends a webhook),
  * scripts.c (Lua), answers.c (JSON bodies and reply shapes). */
 #ifndef SWB_BRIDGE_H
 #define SWB_BRIDGE_H
@@ -52,6 +53,13 @@ typedef struct swb_bridge_appcount {
 } swb_bridge_appcount;
 typedef struct swb_bridge_quota swb_bridge_quota;
 
+/* One app's webhook event types on an edge (webhooks.c). */
+typedef struct swb_bridge_apphooks {
+	char app[SWB_APP_ID_MAX + 1];
+	uint32_t events; /* common/webhook_kinds.h bits */
+	UT_hash_handle hh; /* in swb_bridge_edge.hooks_by_app */
+} swb_bridge_apphooks;
+
 /* Rate-limited logging: at most one line per reason every 10 s. */
 typedef struct swb_bridge_ratelog {
 	uint64_t last_ms;
@@ -84,7 +92,8 @@ typedef struct swb_bridge_counters {
 	uint64_t occ_sets;          /* occ_set scripts run */
 	uint64_t queries;           /* Query / CacheGet answered */
 	uint64_t webhooks;          /* WebhookEvent sent to an edge */
-	uint64_t webhooks_dropped;  /* no edge serves the app */
+	uint64_t webhooks_dropped;  /* no live edge serves the app (webhooks.c) */
+	uint64_t webhooks_skipped;  /* edges serve the app, none has a webhook for the event */
 	uint64_t swept;             /* transitions found by this bridge's sweeps */
 	uint64_t reconciled;        /* stale entries of this host removed */
 	uint64_t terminates;        /* TerminateUserCmd forwarded (per P:ctl message) */
@@ -118,8 +127,14 @@ typedef struct swb_bridge_edge {
 	nng_msg **outq;
 	size_t out_head, out_len, out_cap, out_bytes;
 	uint64_t stall_ms; /* when out_blocked began */
-	char **app_ids;   /* Hello.app_ids (owned copies): webhooks for these */
+	char **app_ids;   /* Hello.app_ids (owned copies) */
 	size_t n_app_ids;
+	/* webhooks.c: Hello.webhooks (owned); without a report every app of
+	 * app_ids wants every event */
+	bool hooks_reported;
+	struct swb_bridge_apphooks *hooks;        /* the entries (array) */
+	struct swb_bridge_apphooks *hooks_by_app; /* uthash view of them */
+	size_t n_hooks;
 	swb_bridge_appcount *apps; /* EdgeStats.apps (owned): quota.c */
 	size_t n_apps;
 	/* operations (issue #5): the rest of the last EdgeStats */
@@ -376,12 +391,18 @@ void swb_bridge_cluster_fini(swb_bridge *b);
 void swb_bridge_cluster_cmd_up(swb_bridge *b);   /* cmd connection (re)connected */
 void swb_bridge_cluster_edge_up(swb_bridge *b);  /* an edge registered (Hello) */
 void swb_bridge_cluster_edge_gone(swb_bridge *b, uint32_t pipe_id);
-/* Send {"name":..,"channel":..[,"user_id":..]} to one edge serving app. */
-void swb_bridge_webhook(swb_bridge *b, const char *app, const char *name, const char *chan, const char *user);
 void swb_bridge_cluster_ctl_message(swb_bridge *b, const char *payload, size_t len);
 void swb_bridge_terminate(swb_bridge *b, const struct Swb__TerminateUser *t);
 /* Pack and send a PresenceJoined / QueryResult-like BridgeMsg to one edge. */
 void swb_bridge_send_msg(swb_bridge *b, uint32_t pipe_id, const struct Swb__BridgeMsg *bm);
+
+/* webhooks.c: Send {"name":..,"channel":..[,"user_id":..]} to one live
+ * edge that has a webhook for it, or to none (counted). */
+struct Swb__Hello;
+void swb_bridge_webhook(swb_bridge *b, const char *app, const char *name, const char *chan, const char *user);
+/* Keep (replace) e's Hello.webhooks report; free it. */
+void swb_bridge_webhooks_hello(swb_bridge *b, swb_bridge_edge *e, const struct Swb__Hello *h);
+void swb_bridge_webhooks_free(swb_bridge_edge *e);
 
 /* quota.c: per-app connection counts for max_connections (see there) */
 void swb_bridge_quota_init(swb_bridge *b);

@@ -1,4 +1,4 @@
-/* cluster.c: host liveness and clean-up, webhooks and terminate.
+/* cluster.c: host liveness and clean-up, and terminate.
  *
  * - Heartbeat: every --heartbeat s, ZADD P:hosts (now + --host-ttl) H. A
  *   reply of 1 means this host was not (or no longer) registered, e.g. a
@@ -13,7 +13,7 @@
  *   start), and after every cmd reconnect: SMEMBERS P:host:H:keys, and
  *   every entry memory does not back is undone via occ_set(0) /
  *   pres_leave (so members who left meanwhile are removed once).
- * - Webhooks go to one edge serving the app (Hello.app_ids), round-robin.
+ * - Webhooks: webhooks.c picks the edge (or none).
  * - TerminateUser: PUBLISH "T1\nAPP\nUSER" on P:ctl; each bridge forwards
  *   a TerminateUserCmd to all its edges (locally with --redis none). */
 #include <stdio.h>
@@ -45,70 +45,6 @@ void swb_bridge_send_msg(swb_bridge *b, uint32_t pipe_id, const Swb__BridgeMsg *
 	nng_msg *m = swb_bridge_pack(bm);
 	if (m)
 		swb_bridge_edges_send(b, pipe_id, m);
-}
-
-/* ---- webhooks ---- */
-
-static bool edge_serves(const swb_bridge_edge *e, const char *app)
-{
-	for (size_t i = 0; i < e->n_app_ids; i++)
-		if (!strcmp(e->app_ids[i], app))
-			return true;
-	return false;
-}
-
-/* Whether e's pipe is still open. Its removal may be queued but not yet
- * processed (several edges going at once): a webhook handed to a closed
- * pipe would be lost (and nng 1.5.2 leaks such a message). */
-static bool edge_alive(const swb_bridge_edge *e)
-{
-	nng_pipe p = NNG_PIPE_INITIALIZER;
-	nng_sockaddr sa;
-	p.id = e->pipe_id;
-	return nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == 0;
-}
-
-static bool webhook_target(const swb_bridge_edge *e, const char *app)
-{
-	return edge_serves(e, app) && edge_alive(e);
-}
-
-static swb_bridge_edge *webhook_edge(swb_bridge *b, const char *app)
-{
-	size_t n = 0;
-	for (swb_bridge_edge *e = b->edges; e; e = e->hh.next)
-		n += webhook_target(e, app);
-	if (!n)
-		return NULL;
-	size_t pick = (size_t)(b->wh_rr++ % n);
-	for (swb_bridge_edge *e = b->edges; e; e = e->hh.next)
-		if (webhook_target(e, app) && pick-- == 0)
-			return e;
-	return NULL;
-}
-
-void swb_bridge_webhook(swb_bridge *b, const char *app, const char *name, const char *chan, const char *user)
-{
-	swb_bridge_edge *e = webhook_edge(b, app);
-	if (!e) {
-		b->cnt.webhooks_dropped++;
-		return;
-	}
-	swb_sbuf s;
-	swb_sbuf_init(&s);
-	swb_bridge_json_webhook(&s, name, chan, user);
-	Swb__WebhookEvent w = SWB__WEBHOOK_EVENT__INIT;
-	w.app_id = (char *)app;
-	w.event_json.data = (uint8_t *)s.p;
-	w.event_json.len = s.len;
-	Swb__BridgeMsg bm = SWB__BRIDGE_MSG__INIT;
-	bm.body_case = SWB__BRIDGE_MSG__BODY_WEBHOOK;
-	bm.webhook = &w;
-	if (!s.oom) {
-		swb_bridge_send_msg(b, e->pipe_id, &bm);
-		b->cnt.webhooks++;
-	}
-	swb_sbuf_free(&s);
 }
 
 /* ---- terminate ---- */

@@ -129,6 +129,7 @@ static void on_hello(swb_bridge *b, uint32_t id, const Swb__Hello *h)
 		return;
 	}
 	swb_bridge_edge *e = edge_find(b, id);
+	bool known = e != NULL;
 	if (!e) {
 		e = calloc(1, sizeof(*e));
 		if (!e) {
@@ -144,10 +145,15 @@ static void on_hello(swb_bridge *b, uint32_t id, const Swb__Hello *h)
 	copy_str(e->edge_id, sizeof(e->edge_id), h->edge_id);
 	copy_str(e->listen, sizeof(e->listen), h->listen);
 	set_app_ids(e, h);
+	swb_bridge_webhooks_hello(b, e, h);
+	char hooks_desc[24] = "unreported";
+	if (e->hooks_reported)
+		snprintf(hooks_desc, sizeof(hooks_desc), "%zu", e->n_hooks);
 	if (!e->push_open)
 		swb_bridge_outq_open(b, e, h->deliver_url); /* failed: its messages are dropped, counted */
-	swb_info("edge connected: id=%s pid=%u listen=%s proto=%u pipe=%u deliver=%s", e->edge_id, e->pid,
-		 e->listen, e->proto_version, id, h->deliver_url);
+	swb_info("edge %s: id=%s pid=%u listen=%s proto=%u pipe=%u deliver=%s apps=%zu webhook_apps=%s",
+		 known ? "re-announced (reload)" : "connected", e->edge_id, e->pid, e->listen, e->proto_version, id,
+		 h->deliver_url, e->n_app_ids, hooks_desc);
 	if (h->proto_version != SWB_PROTO_VERSION)
 		swb_warn("edge %s speaks protocol %u, bridge speaks %u", e->edge_id, h->proto_version,
 			 SWB_PROTO_VERSION);
@@ -340,6 +346,7 @@ static void edge_gone(swb_bridge *b, uint32_t id)
 	swb_bridge_hold_edge_gone(b, id);
 	swb_bridge_outq_clear(e);
 	free_app_ids(e);
+	swb_bridge_webhooks_free(e);
 	free(e->apps);
 	free(e->all_apps);
 	free(e);
@@ -436,6 +443,7 @@ static void free_edges(swb_bridge *b)
 		HASH_DEL(b->edges, e);
 		swb_bridge_outq_clear(e);
 		free_app_ids(e);
+		swb_bridge_webhooks_free(e);
 		free(e->apps);
 		free(e->all_apps);
 		free(e);

@@ -2,7 +2,7 @@
  * Counters the bridge already keeps (swb_bridge_counters, health) are
  * copied into the registry right before each render; the Redis round-trip
  * histogram is observed live. Labels are bounded: connection role, publish
- * result, bad-input source, and edge id (at most EDGE_SERIES_MAX edges, the
+ * result, webhook result, bad-input source, and edge id (at most EDGE_SERIES_MAX edges, the
  * family re-filled per scrape). */
 #include <stddef.h>
 #include <stdlib.h>
@@ -25,6 +25,7 @@ typedef struct swb_bridge_metrics {
 	swb_metric *other[16];
 	swb_metric *rtt;
 	swb_metric *ipc_restarts;
+	swb_metric *wh_events;
 } swb_bridge_metrics;
 
 /* The other swb_bridge_counters, one counter each. */
@@ -39,7 +40,7 @@ static const struct {
 	M(occ_sets, "occupancy_updates", "occ_set scripts run"),
 	M(queries, "queries", "HTTP API queries and cache reads answered"),
 	M(webhooks, "webhooks", "Webhook events handed to an edge"),
-	M(webhooks_dropped, "webhooks_dropped", "Webhook events with no edge serving the app"),
+	M(webhooks_dropped, "webhooks_dropped", "Webhook events with no live edge serving the app (see swb_bridge_webhook_events_total)"),
 	M(swept, "swept", "Transitions found by this bridge's sweeps of dead hosts"),
 	M(reconciled, "reconciled", "Stale Redis entries of this host removed"),
 	M(terminates, "terminates", "terminate_connections commands forwarded"),
@@ -99,6 +100,10 @@ static void register_counters(swb_bridge_metrics *m)
 			  "redis_reply, redis_payload, control)",
 			  "source", 7);
 	m->ctl = counter(r, "swb_bridge_control_requests_total", "Control socket requests");
+	m->wh_events = labelled(r, SWB_METRIC_COUNTER, "swb_bridge_webhook_events_total",
+				"Cluster events due a webhook, by result (sent: to an edge; skipped: no edge of this host "
+				"has a webhook for the app and event type, no message; dropped: no live edge serves the app)",
+				"result", 3);
 	m->ipc_restarts = labelled(r, SWB_METRIC_COUNTER, "swb_ipc_listener_restarts_total",
 				   "IPC listeners re-created after they stopped accepting (nng bug #1518), "
 				   "by socket (bridge, control)", "socket", 2);
@@ -189,6 +194,9 @@ static void update_counters(swb_bridge *b, swb_bridge_metrics *m)
 	swb_metric_set(m->bad, "redis_payload", (double)c->redis_bad_payload);
 	swb_metric_set(m->bad, "control", (double)c->control_bad);
 	swb_metric_set(m->ctl, NULL, (double)c->control_requests);
+	swb_metric_set(m->wh_events, "sent", (double)c->webhooks);
+	swb_metric_set(m->wh_events, "skipped", (double)c->webhooks_skipped);
+	swb_metric_set(m->wh_events, "dropped", (double)c->webhooks_dropped);
 	swb_metric_set(m->ipc_restarts, "bridge", (double)swb_ipcwd_restarts(b->edge_wd));
 	swb_metric_set(m->ipc_restarts, "control", (double)swb_ipcwd_restarts(b->ctl_wd));
 	for (size_t i = 0; i < NMIRRORED; i++)

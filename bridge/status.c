@@ -92,6 +92,7 @@ cJSON *swb_bridge_counters_json(const swb_bridge_counters *c)
 	C(queries);
 	C(webhooks);
 	C(webhooks_dropped);
+	C(webhooks_skipped);
 	C(swept);
 	C(reconciled);
 	C(terminates);

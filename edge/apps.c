@@ -263,16 +263,7 @@ int swb_edge_apps_load_file(swb_edge_apps *t, const char *path, char *err, size_
 
 uint32_t swb_edge_webhook_event_bit(const char *name)
 {
-	static const struct { const char *name; uint32_t bit; } map[] = {
-		{ "channel_occupied", SWB_EDGE_WH_CHANNEL_OCCUPIED }, { "channel_vacated", SWB_EDGE_WH_CHANNEL_VACATED },
-		{ "member_added", SWB_EDGE_WH_MEMBER_ADDED }, { "member_removed", SWB_EDGE_WH_MEMBER_REMOVED },
-		{ "client_event", SWB_EDGE_WH_CLIENT_EVENT }, { "cache_miss", SWB_EDGE_WH_CACHE_MISS },
-		{ "subscription_count", SWB_EDGE_WH_SUBSCRIPTION_COUNT },
-	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (!strcmp(name, map[i].name))
-			return map[i].bit;
-	return 0;
+	return swb_webhook_kind_bit(name);
 }
 
 static bool url_valid(const char *u)

@@ -95,10 +95,34 @@ static int send_edge_msg(swb_edge_link *l, const Swb__EdgeMsg *m)
 	return 0;
 }
 
+/* Hello.webhooks: the apps with webhook URLs and the event types they
+ * want (none while the webhook sender is not running: it would drop them).
+ * Fills at most cap entries of items / ptrs; returns how many. */
+static size_t hello_webhooks(swb_edge *e, Swb__AppWebhooks *items, Swb__AppWebhooks **ptrs, size_t cap)
+{
+	size_t n = 0;
+	swb_edge_app *a, *tmp;
+	HASH_ITER(hh_id, e->apps.by_id, a, tmp) {
+		if (!e->webhooks || !a->n_webhooks || !a->webhook_events || n == cap)
+			continue;
+		swb__app_webhooks__init(&items[n]);
+		items[n].app_id = a->id;
+		items[n].events = a->webhook_events;
+		ptrs[n] = &items[n];
+		n++;
+	}
+	return n;
+}
+
+/* Hello: on every new pipe, and again after a reload (app list and
+ * webhooks changed). */
 static void send_hello(swb_edge_link *l)
 {
 	swb_edge *e = l->e;
-	char **ids = calloc(e->apps.n ? e->apps.n : 1, sizeof(*ids));
+	size_t cap = e->apps.n ? e->apps.n : 1;
+	char **ids = calloc(cap, sizeof(*ids));
+	Swb__AppWebhooks *hooks = calloc(cap, sizeof(*hooks));
+	Swb__AppWebhooks **hook_ptrs = calloc(cap, sizeof(*hook_ptrs));
 	size_t n = 0;
 	swb_edge_app *a, *tmp;
 	HASH_ITER(hh_id, e->apps.by_id, a, tmp) {
@@ -113,11 +137,18 @@ static void send_hello(swb_edge_link *l)
 	h.n_app_ids = n;
 	h.app_ids = ids;
 	h.deliver_url = l->deliver_url;
+	/* out of memory: no report, so the bridge sends this edge every event
+	 * of its apps, as to an edge that predates the report */
+	h.webhooks_reported = hooks && hook_ptrs;
+	h.n_webhooks = h.webhooks_reported ? hello_webhooks(e, hooks, hook_ptrs, cap) : 0;
+	h.webhooks = hook_ptrs;
 	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
 	m.body_case = SWB__EDGE_MSG__BODY_HELLO;
 	m.hello = &h;
 	send_edge_msg(l, &m);
 	free(ids);
+	free(hooks);
+	free(hook_ptrs);
 }
 
 static void send_sync(swb_edge_link *l)
