@@ -46,6 +46,12 @@ cJSON *swb_bridge_edge_json(const swb_bridge_edge *e, uint64_t now)
 	cJSON_AddBoolToObject(o, "draining", e->draining);
 	cJSON_AddNumberToObject(o, "config_generation", e->config_generation);
 	cJSON_AddStringToObject(o, "reload_error", e->reload_error);
+	/* apps with webhooks as of its last Hello; null: not reported (an
+	 * older edge: it is sent every webhook event of its apps) */
+	if (e->hooks_reported)
+		cJSON_AddNumberToObject(o, "webhook_apps", (double)e->n_hooks);
+	else
+		cJSON_AddNullToObject(o, "webhook_apps");
 	return o;
 }
 

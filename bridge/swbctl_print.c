@@ -50,22 +50,27 @@ static const char *human(char *out, size_t cap, double v)
 
 static void print_edges(const cJSON *edges)
 {
-	char up[32], a[16], b[16], c[16], d[16], q[16];
-	printf("%-10s %7s %-21s %6s %6s %6s %7s %7s %7s %7s %6s %6s %-13s %-5s %4s %s\n", "EDGE", "PID", "LISTEN",
+	char up[32], a[16], b[16], c[16], d[16], q[16], h[16];
+	printf("%-10s %7s %-21s %6s %6s %6s %7s %7s %7s %7s %6s %6s %-13s %-5s %4s %5s %s\n", "EDGE", "PID", "LISTEN",
 	       "CONNS", "CHANS", "SUBS", "MSG_IN", "MSG_OUT", "B_IN", "B_OUT", "QUEUE", "CLQ_B", "UPTIME", "DRAIN",
-	       "GEN", "RELOAD_ERROR");
+	       "GEN", "HOOKS", "RELOAD_ERROR");
 	const cJSON *e;
 	cJSON_ArrayForEach(e, edges)
 	{
 		uptime(up, sizeof(up), num(e, "uptime_ms"));
 		const char *err = str(e, "reload_error");
-		printf("%-10s %7.0f %-21s %6.0f %6.0f %6.0f %7s %7s %7s %7s %6.0f %6s %-13s %-5s %4.0f %s\n",
+		const cJSON *hooks = cJSON_GetObjectItemCaseSensitive(e, "webhook_apps");
+		if (cJSON_IsNumber(hooks))
+			snprintf(h, sizeof(h), "%.0f", hooks->valuedouble);
+		else
+			snprintf(h, sizeof(h), "-");
+		printf("%-10s %7.0f %-21s %6.0f %6.0f %6.0f %7s %7s %7s %7s %6.0f %6s %-13s %-5s %4.0f %5s %s\n",
 		       str(e, "edge_id"), num(e, "pid"), str(e, "listen"), num(e, "connections"), num(e, "channels"),
 		       num(e, "subscriptions"), human(a, sizeof(a), num(e, "messages_in")),
 		       human(b, sizeof(b), num(e, "messages_out")), human(c, sizeof(c), num(e, "bytes_in")),
 		       human(d, sizeof(d), num(e, "bytes_out")), num(e, "queued"),
 		       human(q, sizeof(q), num(e, "queued_bytes_clients")), up, flag(e, "draining") ? "yes" : "no",
-		       num(e, "config_generation"), *err && strcmp(err, "-") ? err : "-");
+		       num(e, "config_generation"), h, *err && strcmp(err, "-") ? err : "-");
 	}
 }
 

@@ -96,7 +96,7 @@ c.test('edges: pid, connections, channels, messages, bytes, queues, uptime, drai
     assert.ok(want.has(e.pid), `unknown pid ${e.pid}`);
     assert.equal(e.listen, `127.0.0.1:${want.get(e.pid).port}`);
     for (const k of ['channels', 'messages_in', 'messages_out', 'bytes_in', 'bytes_out', 'queued',
-      'queued_bytes_clients', 'uptime_ms', 'config_generation']) {
+      'queued_bytes_clients', 'uptime_ms', 'config_generation', 'webhook_apps']) {
       assert.equal(typeof e[k], 'number', `${k} of ${JSON.stringify(e)}`);
     }
     assert.ok(e.bytes_in > 0, 'subscribe frames are bytes in');
@@ -104,7 +104,7 @@ c.test('edges: pid, connections, channels, messages, bytes, queues, uptime, drai
     assert.equal(typeof e.reload_error, 'string');
   }
   const text = await human(a, 'edges');
-  assert.match(text.split('\n')[0], /^EDGE +PID +LISTEN +CONNS +CHANS +SUBS +MSG_IN +MSG_OUT +B_IN +B_OUT +QUEUE +CLQ_B +UPTIME +DRAIN +GEN +RELOAD_ERROR$/);
+  assert.match(text.split('\n')[0], /^EDGE +PID +LISTEN +CONNS +CHANS +SUBS +MSG_IN +MSG_OUT +B_IN +B_OUT +QUEUE +CLQ_B +UPTIME +DRAIN +GEN +HOOKS +RELOAD_ERROR$/);
   for (const e of edgesA) {
     const line = text.split('\n').find((l) => l.includes(`127.0.0.1:${e.port}`));
     assert.ok(line, `no row for :${e.port}\n${text}`);
