@@ -36,3 +36,13 @@ sleep 1 # let the fresh processes settle before the baseline RSS is read
 # shellcheck disable=SC2046
 run_bench --mode idle --connections "$CONNECTIONS" $(targets_of a) --pattern "$PATTERN" --channels "$CHANNELS" \
   --connect-rate "$CONNECT_RATE" --hold "$HOLD" --pids-from-runtime-dir "$WORK/run/a"
+rc=$?
+
+# What the bridge sent its edges during the ramp and hold (issue #4: a
+# webhook event goes to an edge only if one has a webhook for the app).
+if "$BIN_DIR/swbctl" --runtime-dir "$WORK/run/a" --json status >"$OUT_DIR/idle-bridge-status.json" 2>/dev/null; then
+  log "bridge counters: $(grep -o '"\(webhooks[a-z_]*\|delivered\|edge_send_drops\|occ_sets\)":[0-9]*' \
+    "$OUT_DIR/idle-bridge-status.json" | tr '\n' ' ')"
+fi
+grep -h "not reading" "$WORK"/bridge-a.log | tail -3 >&2 || true
+exit $rc

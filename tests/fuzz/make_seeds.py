@@ -48,6 +48,15 @@ def interest(ch, add=True, app='app1'):
 EDGE_MSGS = {
     'hello': f_bytes(1, f_int(1, 4242) + f_bytes(2, '777') + f_bytes(3, '127.0.0.1:6001') + f_int(4, 1)
                      + f_bytes(5, 'app1') + f_bytes(6, 'ipc:///nonexistent/edge-777.ipc')),
+    # webhook report (webhooks_reported = 7, AppWebhooks = 8): app1 wants
+    # channel_occupied|vacated, app2 member_added; a bad id, a repeat
+    'hello_webhooks': f_bytes(1, f_int(1, 4242) + f_bytes(2, '778') + f_int(4, 1) + f_bytes(5, 'app1')
+                              + f_bytes(5, 'app2') + f_bytes(6, 'ipc:///nonexistent/edge-778.ipc') + f_int(7, 1)
+                              + f_bytes(8, f_bytes(1, 'app1') + f_int(2, 3)) + f_bytes(8, f_bytes(1, 'app2') + f_int(2, 4))
+                              + f_bytes(8, f_bytes(1, 'bad app') + f_int(2, 1)) + f_bytes(8, f_bytes(1, 'app1') + f_int(2, 32))),
+    # reported, no app has webhooks: every event is skipped
+    'hello_no_webhooks': f_bytes(1, f_int(1, 4242) + f_bytes(2, '779') + f_int(4, 1) + f_bytes(5, 'app1')
+                                 + f_bytes(6, 'ipc:///nonexistent/edge-779.ipc') + f_int(7, 1)),
     'interest_add': f_bytes(2, interest('ch')),
     'interest_remove': f_bytes(2, interest('ch', add=False)),
     'sync': f_bytes(3, f_bytes(1, interest('a')) + f_bytes(1, interest('presence-p')) + f_bytes(1, interest('cache-c'))),

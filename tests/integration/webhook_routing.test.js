@@ -12,7 +12,8 @@
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Cluster, uniqueId, waitFor } = require('../lib/cluster');
+const { Cluster, uniqueId, waitFor, freePort, api } = require('../lib/cluster');
+const prom = require('../lib/prom');
 const { subscribeAuthed } = require('../lib/backend');
 const { WebhookSink } = require('../lib/webhooks');
 
@@ -31,6 +32,7 @@ let edgeA1;
 let edgeA2;
 let edgeB;
 let appsFile;
+let metricsPortA;
 
 /* The apps file; quietHook: give the quiet app a webhook too. */
 function writeApps(quietHook) {
@@ -47,7 +49,8 @@ before(async () => {
   c.track({ destroy: () => { sink.close(); sinkMembers.close(); } });
   appsFile = writeApps(false);
   await c.startRedis();
-  hostA = await c.addHost('a');
+  metricsPortA = await freePort();
+  hostA = await c.addHost('a', { bridgeArgs: ['--metrics-listen', `127.0.0.1:${metricsPortA}`] });
   hostB = await c.addHost('b');
   edgeA1 = await c.addEdge(hostA, { appsFile, apps });
   edgeA2 = await c.addEdge(hostA, { appsFile, apps });
@@ -59,6 +62,13 @@ after(() => c.stop());
 async function counters(host) { return (await c.status(host)).counters; }
 /* Every cluster event the bridge decided, whatever became of its webhook. */
 const decided = (k) => k.webhooks + (k.webhooks_skipped || 0) + k.webhooks_dropped;
+
+/* swb_bridge_webhook_events_total{result} of host A's bridge. */
+async function webhookEvents(result) {
+  const r = await api.get(metricsPortA, '/metrics');
+  assert.equal(r.status, 200);
+  return prom.value(prom.parse(r.text), 'swb_bridge_webhook_events_total', { result });
+}
 
 /* Wait until every edge of host reports webhooks for n apps. */
 function waitWebhookApps(host, n) {
@@ -99,6 +109,7 @@ c.test('an app without webhooks: N channels occupied and vacated, 0 Webhook mess
   const chans = Array.from({ length: N }, () => uniqueId('quiet'));
   const k0 = await counters(hostA);
   const kb0 = await counters(hostB);
+  const m0 = { sent: await webhookEvents('sent'), skipped: await webhookEvents('skipped') };
   await occupyAndVacate(quiet, chans, {
     whileOccupied: async () => {
       /* The cluster state is what it always was: /channels lists them all. */
@@ -113,6 +124,8 @@ c.test('an app without webhooks: N channels occupied and vacated, 0 Webhook mess
     `the bridge sent ${k1.webhooks - k0.webhooks} Webhook messages for an app no edge has webhooks for`);
   assert.equal(k1.webhooks_skipped - k0.webhooks_skipped, 2 * N, 'each occupied / vacated counted as skipped');
   assert.equal(k1.webhooks_dropped, k0.webhooks_dropped);
+  assert.equal(await webhookEvents('sent') - m0.sent, 0, 'swb_bridge_webhook_events_total{result="sent"}');
+  assert.equal(await webhookEvents('skipped') - m0.skipped, 2 * N, 'swb_bridge_webhook_events_total{result="skipped"}');
   assert.equal(decided(kb1), decided(kb0), 'host b decided nothing');
   /* Nothing reached the sink for the quiet app. */
   await fence();
