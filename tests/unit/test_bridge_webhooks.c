@@ -72,6 +72,7 @@ static swb_bridge_edge *add_edge(swb_bridge *b, uint32_t pipe, const char *app_a
 	e->pipe_id = pipe;
 	snprintf(e->edge_id, sizeof(e->edge_id), "e%u", pipe);
 	e->out_blocked = true; /* queue only: read back below */
+	e->stall_ms = swb_mono_ms(); /* no "not reading" warning */
 	e->app_ids = calloc(2, sizeof(char *));
 	e->app_ids[e->n_app_ids++] = strdup(app_a);
 	if (app_b)
@@ -113,6 +114,7 @@ static bool took(swb_bridge_edge *e, const char *app, const char *name)
 	swb__bridge_msg__free_unpacked(bm, NULL);
 	swb_bridge_outq_clear(e);
 	e->out_blocked = true;
+	e->stall_ms = swb_mono_ms();
 	return true;
 }
 
