@@ -63,10 +63,10 @@ static void test_transitions_across_edges(void **state)
 	swb_bridge_interest t;
 	rec r;
 	setup_rec(&r, &t);
-	assert_int_equal(swb_bridge_interest_add(&t, S("swb:a:ch:x"), 1), 0);
+	assert_int_equal(swb_bridge_interest_add(&t, S("swb:a:ch:x"), 1, 0), 0);
 	assert_int_equal(r.subs, 1);
-	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 2); /* second edge: no new SUBSCRIBE */
-	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 2); /* duplicate: harmless */
+	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 2, 0); /* second edge: no new SUBSCRIBE */
+	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 2, 0); /* duplicate: harmless */
 	assert_int_equal(r.subs, 1);
 	assert_int_equal(swb_bridge_interest_find(&t, S("swb:a:ch:x"))->n, 2);
 	swb_bridge_interest_remove(&t, S("swb:a:ch:x"), 1);
@@ -79,7 +79,7 @@ static void test_transitions_across_edges(void **state)
 	assert_null(swb_bridge_interest_find(&t, S("swb:a:ch:x")));
 	assert_int_equal(t.wanted, 0);
 	/* and again: 0 -> 1 re-subscribes */
-	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 5);
+	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 5, 0);
 	assert_int_equal(r.subs, 2);
 	assert_string_equal(r.log, "+swb:a:ch:x -swb:a:ch:x +swb:a:ch:x ");
 	swb_bridge_interest_fini(&t);
@@ -91,10 +91,10 @@ static void test_remove_edge(void **state)
 	swb_bridge_interest t;
 	rec r;
 	setup_rec(&r, &t);
-	swb_bridge_interest_add(&t, S("c1"), 1);
-	swb_bridge_interest_add(&t, S("c2"), 1);
-	swb_bridge_interest_add(&t, S("c2"), 2);
-	swb_bridge_interest_add(&t, S("c3"), 2);
+	swb_bridge_interest_add(&t, S("c1"), 1, 0);
+	swb_bridge_interest_add(&t, S("c2"), 1, 0);
+	swb_bridge_interest_add(&t, S("c2"), 2, 0);
+	swb_bridge_interest_add(&t, S("c3"), 2, 0);
 	assert_int_equal(r.subs, 3);
 	assert_int_equal(swb_bridge_interest_edge_count(&t, 1), 2);
 	swb_bridge_interest_remove_edge(&t, 1);
@@ -115,14 +115,14 @@ static void test_sync_replaces_set(void **state)
 	swb_bridge_interest t;
 	rec r;
 	setup_rec(&r, &t);
-	swb_bridge_interest_add(&t, S("keep"), 7);
-	swb_bridge_interest_add(&t, S("drop"), 7);
-	swb_bridge_interest_add(&t, S("drop"), 8); /* other edge keeps it wanted */
-	swb_bridge_interest_add(&t, S("gone"), 7);
+	swb_bridge_interest_add(&t, S("keep"), 7, 0);
+	swb_bridge_interest_add(&t, S("drop"), 7, 0);
+	swb_bridge_interest_add(&t, S("drop"), 8, 0); /* other edge keeps it wanted */
+	swb_bridge_interest_add(&t, S("gone"), 7, 0);
 	r.log[0] = '\0';
 	uint32_t gen = swb_bridge_interest_sync_begin(&t);
-	swb_bridge_interest_sync_add(&t, S("keep"), 7, gen);
-	swb_bridge_interest_sync_add(&t, S("new"), 7, gen);
+	swb_bridge_interest_sync_add(&t, S("keep"), 7, gen, 0);
+	swb_bridge_interest_sync_add(&t, S("new"), 7, gen, 0);
 	swb_bridge_interest_sync_end(&t, 7, gen);
 	assert_string_equal(r.log, "+new -gone ");
 	assert_int_equal(swb_bridge_interest_find(&t, S("drop"))->n, 1);
@@ -149,12 +149,12 @@ static void test_release_is_owner_decision(void **state)
 	(void)state;
 	swb_bridge_interest t;
 	swb_bridge_interest_init(&t, keep_changed, NULL);
-	swb_bridge_interest_add(&t, S("x"), 1);
+	swb_bridge_interest_add(&t, S("x"), 1, 0);
 	swb_bridge_interest_remove(&t, S("x"), 1);
 	swb_bridge_chan *ch = swb_bridge_interest_find(&t, S("x"));
 	assert_non_null(ch);
 	assert_int_equal(ch->sub_state, SWB_SUB_LEAVING);
-	swb_bridge_interest_add(&t, S("x"), 2); /* wanted again while leaving */
+	swb_bridge_interest_add(&t, S("x"), 2, 0); /* wanted again while leaving */
 	assert_false(swb_bridge_interest_release(&t, ch));
 	swb_bridge_interest_remove(&t, S("x"), 2);
 	assert_true(swb_bridge_interest_release(&t, ch));
@@ -171,7 +171,7 @@ static void test_many_channels(void **state)
 	char name[32];
 	for (int i = 0; i < 5000; i++) {
 		snprintf(name, sizeof(name), "swb:a:ch:c%d", i);
-		swb_bridge_interest_add(&t, name, strlen(name), (uint32_t)(i % 3));
+		swb_bridge_interest_add(&t, name, strlen(name), (uint32_t)(i % 3), 0);
 	}
 	assert_int_equal(r.subs, 5000);
 	assert_int_equal(HASH_COUNT(t.chans), 5000);
