@@ -57,13 +57,11 @@ async function metric(edge, name) {
   return prom.value(prom.parse(r.text), name);
 }
 
-/* Subscribe s to ch and, the moment subscription_succeeded arrives, publish
- * N events on ch through pubEdge (one after the other). Resolves with the
- * sequence numbers s received on ch after its subscription_succeeded, once
- * the last one arrived or 10 s passed. */
-async function subscribeThenPublish(s, ch, pubEdge, { auth, channelData } = {}) {
+/* The moment s receives subscription_succeeded on ch, publish N events on
+ * ch through pubEdge (one after the other). Returns () => the promise of
+ * that publishing (null before it started) and a detach function. */
+function publishOnSucceeded(s, ch, pubEdge) {
   let started = null;
-  const t0 = Date.now();
   const publishAll = async () => {
     for (let i = 1; i <= N; i++) await c.publish(pubEdge, { name: 'v', channels: [ch], data: JSON.stringify({ seq: i }) });
   };
@@ -73,17 +71,32 @@ async function subscribeThenPublish(s, ch, pubEdge, { auth, channelData } = {}) 
     if (!started && m.event === SUCCEEDED && m.channel === ch) started = publishAll();
   };
   s.ws.on('message', onMsg);
-  const from = s.subscribeNoWait(ch, { auth, channelData });
-  await s.waitMessage((m) => m.event === SUCCEEDED && m.channel === ch, { from, what: `${SUCCEEDED} on ${ch}` });
-  const ms = Date.now() - t0;
-  await waitFor(() => started !== null, { what: 'publishing started' });
-  await started;
-  s.ws.off('message', onMsg);
+  return { started: () => started, detach: () => s.ws.off('message', onMsg) };
+}
+
+/* After subscribeNoWait at index from: wait for subscription_succeeded and
+ * for the publishing it started; resolves with the sequence numbers s
+ * received on ch after it (once the last one arrived or 10 s passed), the
+ * frames on ch before it and the number of subscription_succeeded. */
+async function collect(s, ch, from, pub) {
+  await s.waitMessage((m) => m.event === SUCCEEDED && m.channel === ch, { from, timeout: 20000, what: `${SUCCEEDED} on ${ch}` });
+  await waitFor(() => pub.started() !== null, { what: 'publishing started' });
+  await pub.started();
+  pub.detach();
   const k = s.messages.findIndex((m, i) => i >= from && m.event === SUCCEEDED && m.channel === ch);
   const seqs = () => s.messages.slice(k + 1).filter((m) => m.channel === ch && m.event === 'v').map((m) => JSON.parse(m.data).seq);
   await waitFor(() => seqs().includes(N), { timeout: 10000, what: `event ${N} on ${ch}` }).catch(() => {});
   const before = s.messages.slice(from, k).filter((m) => m.channel === ch);
-  return { seqs: seqs(), before, ms, succeeded: s.messages.slice(from).filter((m) => m.event === SUCCEEDED && m.channel === ch).length };
+  return { seqs: seqs(), before, succeeded: s.messages.slice(from).filter((m) => m.event === SUCCEEDED && m.channel === ch).length };
+}
+
+async function subscribeThenPublish(s, ch, pubEdge, { auth, channelData } = {}) {
+  const pub = publishOnSucceeded(s, ch, pubEdge);
+  const t0 = Date.now();
+  const from = s.subscribeNoWait(ch, { auth, channelData });
+  await s.waitMessage((m) => m.event === SUCCEEDED && m.channel === ch, { from, what: `${SUCCEEDED} on ${ch}` });
+  const ms = Date.now() - t0;
+  return { ms, ...await collect(s, ch, from, pub) };
 }
 
 const ALL = Array.from({ length: N }, (_, i) => i + 1);
@@ -162,6 +175,23 @@ c.test('--redis none: subscription_succeeded at once, every event after it arriv
   assert.deepEqual(got.before, []);
   assert.equal(got.succeeded, 1);
   assert.deepEqual(got.seqs, ALL);
+});
+
+c.test('bridge restarted while a subscription waits: it is answered once the new bridge\'s SUBSCRIBE is confirmed', async () => {
+  const s = await c.connect(edgeA, { name: 'across-restart' });
+  const ch = uniqueId('restart');
+  const pub = publishOnSucceeded(s, ch, edgeB);
+  const from = s.subscribeNoWait(ch);
+  await waitFor(async () => (await metric(edgeA, 'swb_edge_subscriptions_waiting')) === 1, { what: 'the subscription waiting' });
+  await c.kill9Bridge(hostA); /* its SUBSCRIBE is still in the proxy */
+  assert.equal(s.find((m) => m.event === SUCCEEDED && m.channel === ch, from), undefined);
+  await c.startBridge(hostA);
+  const got = await collect(s, ch, from, pub);
+  assert.deepEqual(got.before, []);
+  assert.equal(got.succeeded, 1);
+  assert.deepEqual(got.seqs, ALL);
+  await c.waitEdgeReady(edgeA);
+  await c.waitEdgeReady(edgeA2);
 });
 
 /* Last: it raises host A's delay (a lower one later could reorder). */
