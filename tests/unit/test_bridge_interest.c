@@ -57,6 +57,57 @@ static void test_chan_name(void **state)
 	assert_int_equal(swb_bridge_chan_name(out, "swb", big, 64, big, 300), -1);
 }
 
+/* chan_split inverts chan_name (app ids hold no ':'; channels and the
+ * prefix may) and refuses other shapes. */
+static void test_chan_split(void **state)
+{
+	const char *a, *c;
+	size_t al, cl;
+	char buf[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+	int n = swb_bridge_chan_name(buf, "p:x", "app-1", 5, "presence-a:b", 12);
+	assert_int_equal(swb_bridge_chan_split("p:x", buf, (size_t)n, &a, &al, &c, &cl), 0);
+	assert_int_equal(al, 5);
+	assert_memory_equal(a, "app-1", 5);
+	assert_int_equal(cl, 12);
+	assert_memory_equal(c, "presence-a:b", 12);
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb:a:ch:x"), &a, &al, &c, &cl), 0);
+	assert_int_equal(cl, 1);
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb:a:ch:"), &a, &al, &c, &cl), -1);  /* no channel */
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb::ch:x"), &a, &al, &c, &cl), -1);  /* no app */
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb:a:cx:x"), &a, &al, &c, &cl), -1);
+	assert_int_equal(swb_bridge_chan_split("swb", S("other:a:ch:x"), &a, &al, &c, &cl), -1);
+	assert_int_equal(swb_bridge_chan_split("swb", S("swbx:a:ch:x"), &a, &al, &c, &cl), -1);
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb"), &a, &al, &c, &cl), -1);
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb:a"), &a, &al, &c, &cl), -1);
+}
+
+/* A member keeps the seq of its last add that asked for InterestReady; an
+ * add with seq 0 (the bridge's own provisional interest, hold.c) keeps it;
+ * a new member after a remove starts from its own add's seq. */
+static void test_member_seq(void **state)
+{
+	swb_bridge_interest t;
+	swb_bridge_interest_init(&t, NULL, NULL);
+	swb_bridge_interest_add(&t, S("x"), 1, 5);
+	swb_bridge_chan *ch = swb_bridge_interest_find(&t, S("x"));
+	assert_int_equal(swb_bridge_interest_member(ch, 1)->seq, 5);
+	swb_bridge_interest_add(&t, S("x"), 1, 0);
+	assert_int_equal(swb_bridge_interest_member(ch, 1)->seq, 5);
+	swb_bridge_interest_add(&t, S("x"), 1, 9);
+	assert_int_equal(swb_bridge_interest_member(ch, 1)->seq, 9);
+	swb_bridge_interest_add(&t, S("x"), 2, 0);
+	assert_int_equal(swb_bridge_interest_member(ch, 2)->seq, 0);
+	assert_null(swb_bridge_interest_member(ch, 3));
+	uint32_t gen = swb_bridge_interest_sync_begin(&t);
+	swb_bridge_interest_sync_add(&t, S("x"), 2, gen, 11);
+	swb_bridge_interest_sync_end(&t, 2, gen);
+	assert_int_equal(swb_bridge_interest_member(ch, 2)->seq, 11);
+	swb_bridge_interest_remove(&t, S("x"), 1);
+	swb_bridge_interest_add(&t, S("x"), 1, 0);
+	assert_int_equal(swb_bridge_interest_member(ch, 1)->seq, 0);
+	swb_bridge_interest_fini(&t);
+}
+
 static void test_transitions_across_edges(void **state)
 {
 	(void)state;
@@ -187,6 +238,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chan_name),
+		cmocka_unit_test(test_chan_split),
+		cmocka_unit_test(test_member_seq),
 		cmocka_unit_test(test_transitions_across_edges),
 		cmocka_unit_test(test_remove_edge),
 		cmocka_unit_test(test_sync_replaces_set),
