@@ -190,8 +190,10 @@ c.test('bridge restarted while a subscription waits: it is answered once the new
   assert.deepEqual(got.before, []);
   assert.equal(got.succeeded, 1);
   assert.deepEqual(got.seqs, ALL);
-  await c.waitEdgeReady(edgeA);
-  await c.waitEdgeReady(edgeA2);
+  /* both edges back on the new bridge (bounded generously: a sanitizer
+   * build on a loaded machine re-links slowly) */
+  await c.waitEdgeReady(edgeA, { timeout: 30000 });
+  await c.waitEdgeReady(edgeA2, { timeout: 30000 });
 });
 
 /* Last: it raises host A's delay (a lower one later could reorder). */
