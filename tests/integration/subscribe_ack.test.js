@@ -11,13 +11,14 @@
  * subscribe connection's commands 400 ms late; host B publishes the moment
  * a client on A sees subscription_succeeded: every event must arrive.
  * Also: unsubscribe (and close) while waiting, presence and cache channels
- * (exactly one subscription_succeeded, in order), a second subscriber of a
+ * (exactly one subscription_succeeded, in order), the subscribe connection
+ * lost or the bridge restarted while waiting, a second subscriber of a
  * ready channel (no wait), another edge of the host (no Redis round trip)
  * and `--redis none`. */
 
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Cluster, uniqueId, waitFor, api } = require('../lib/cluster');
+const { Cluster, uniqueId, waitFor, api, clientList, redisCommand } = require('../lib/cluster');
 const { TcpProxy } = require('../lib/tcp_proxy');
 const { authorize } = require('../lib/backend');
 const prom = require('../lib/prom');
@@ -172,6 +173,24 @@ c.test('unsubscribe or close while waiting: nothing is sent, the channel is left
 c.test('--redis none: subscription_succeeded at once, every event after it arrives', async () => {
   const s = await c.connect(edgeSolo, { name: 'solo' });
   const got = await subscribeThenPublish(s, uniqueId('solo'), edgeSolo);
+  assert.deepEqual(got.before, []);
+  assert.equal(got.succeeded, 1);
+  assert.deepEqual(got.seqs, ALL);
+});
+
+c.test('subscribe connection lost while a subscription waits: answered once the reconnected one re-SUBSCRIBEd', async () => {
+  const s = await c.connect(edgeA, { name: 'across-sub-loss' });
+  const ch = uniqueId('subloss');
+  const lost0 = (await c.status(hostA)).counters.redis_lost;
+  const pub = publishOnSucceeded(s, ch, edgeB);
+  const from = s.subscribeNoWait(ch);
+  await waitFor(async () => (await metric(edgeA, 'swb_edge_subscriptions_waiting')) === 1, { what: 'the subscription waiting' });
+  /* its SUBSCRIBE is still in the proxy: kill the connection it was sent on */
+  const mine = (await clientList(c.redisUrl)).filter((x) => x.name === `swb-${hostA.hostId}-sub`);
+  assert.equal(mine.length, 1);
+  assert.equal(await redisCommand(c.redisUrl, ['CLIENT', 'KILL', 'ID', mine[0].id]), 1);
+  const got = await collect(s, ch, from, pub);
+  assert.ok((await c.status(hostA)).counters.redis_lost > lost0, 'the subscribe connection was lost');
   assert.deepEqual(got.before, []);
   assert.equal(got.succeeded, 1);
   assert.deepEqual(got.seqs, ALL);
