@@ -11,7 +11,8 @@
  * aggregate), occupancy.c, presence.c, query.c (queries), cache.c (cache
  * channels), pending.c (what Redis missed during an outage), hold.c
  * (deliveries held while a join waits for Redis), park.c (joins waiting
- * for their channel's SUBSCRIBE), cluster.c
+ * for their channel's SUBSCRIBE), ready.c (InterestReady: an edge's
+ * interest is live), cluster.c
  * (heartbeat, epoch, sweep, reconcile, terminate), webhooks.c (which
  * edge sends a webhook),
  * scripts.c (Lua), answers.c (JSON bodies and reply shapes). */
@@ -107,6 +108,7 @@ typedef struct swb_bridge_counters {
 	uint64_t published_bytes;   /* envelope bytes PUBLISHed */
 	uint64_t control_requests;  /* control requests answered (good or bad) */
 	uint64_t forwarded_cmds;    /* drain / log-level / reload messages sent to edges */
+	uint64_t interest_ready;    /* InterestReady sent to edges (ready.c) */
 } swb_bridge_counters;
 
 typedef struct swb_bridge_edge {
@@ -379,6 +381,12 @@ void swb_bridge_park_expire(swb_bridge *b);
 void swb_bridge_park_edge_gone(swb_bridge *b, uint32_t pipe_id); /* 0: all */
 /* presence.c: answer a join with ok=false */
 void swb_bridge_presence_refuse(swb_bridge *b, uint32_t pipe_id, uint64_t request_id, const char *why);
+
+/* ready.c: InterestReady to edges (see there). added: edge pipe_id just
+ * added (or re-added) interest in name; confirmed: Redis confirmed ch's
+ * SUBSCRIBE. */
+void swb_bridge_ready_added(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len);
+void swb_bridge_ready_confirmed(swb_bridge *b, swb_bridge_chan *ch);
 
 /* pending.c: leaves / vacates that could not reach Redis (user NULL = the
  * channel's host count went to 0); announced after a reconnect to a Redis

@@ -183,8 +183,11 @@ static void on_interest(swb_bridge *b, uint32_t id, const Swb__Interest *in)
 	if (!in->add) {
 		if (!swb_bridge_hold_defer_remove(b, id, name, (size_t)n))
 			swb_bridge_interest_remove(&b->interest, name, (size_t)n, id);
-	} else if (swb_bridge_interest_add(&b->interest, name, (size_t)n, id) < 0)
+	} else if (swb_bridge_interest_add(&b->interest, name, (size_t)n, id, in->seq) < 0) {
 		swb_err("out of memory adding interest in %s", name);
+	} else {
+		swb_bridge_ready_added(b, id, name, (size_t)n);
+	}
 }
 
 static void on_sync(swb_bridge *b, uint32_t id, const Swb__InterestSync *s)
@@ -196,8 +199,10 @@ static void on_sync(swb_bridge *b, uint32_t id, const Swb__InterestSync *s)
 		int n = interest_name(b, in->app_id, in->channel, name);
 		if (n < 0 || !in->add)
 			continue;
-		if (swb_bridge_interest_sync_add(&b->interest, name, (size_t)n, id, gen) < 0)
+		if (swb_bridge_interest_sync_add(&b->interest, name, (size_t)n, id, gen, in->seq) < 0)
 			swb_err("out of memory adding interest in %s", name);
+		else
+			swb_bridge_ready_added(b, id, name, (size_t)n);
 	}
 	swb_bridge_interest_sync_end(&b->interest, id, gen);
 	swb_debug("edge pipe %u synced %zu channels", id, s->n_channels);

@@ -75,7 +75,7 @@ void swb_bridge_hold_begin(swb_bridge *b, uint32_t pipe_id, const char *name, si
 		h->key_len = hold_key(h->key, pipe_id, name, len);
 		HASH_ADD(hh, b->holds, key, h->key_len, h);
 		h->provisional = !is_member(b, pipe_id, name, len) &&
-				 swb_bridge_interest_add(&b->interest, name, len, pipe_id) == 0;
+				 swb_bridge_interest_add(&b->interest, name, len, pipe_id, 0) == 0;
 	}
 	if (h)
 		h->joins++;

@@ -41,6 +41,24 @@ int swb_bridge_chan_name(char *out, const char *prefix, const char *app, size_t 
 	return n;
 }
 
+int swb_bridge_chan_split(const char *prefix, const char *name, size_t len, const char **app, size_t *app_len,
+			  const char **chan, size_t *chan_len)
+{
+	size_t pl = strlen(prefix);
+	if (len <= pl + 1 || memcmp(name, prefix, pl) != 0 || name[pl] != ':')
+		return -1;
+	const char *a = name + pl + 1, *end = name + len;
+	const char *colon = memchr(a, ':', (size_t)(end - a));
+	/* app ids hold no ':' (swb_app_token_valid): the first one ends it */
+	if (!colon || colon == a || end - colon < 5 || memcmp(colon, ":ch:", 4) != 0)
+		return -1;
+	*app = a;
+	*app_len = (size_t)(colon - a);
+	*chan = colon + 4;
+	*chan_len = (size_t)(end - *chan);
+	return 0;
+}
+
 swb_bridge_chan *swb_bridge_interest_find(swb_bridge_interest *t, const char *name, size_t len)
 {
 	swb_bridge_chan *ch = NULL;
@@ -68,7 +86,7 @@ static swb_bridge_chan *chan_get(swb_bridge_interest *t, const char *name, size_
 	return ch;
 }
 
-static swb_bridge_member *member_find(swb_bridge_chan *ch, uint32_t edge)
+swb_bridge_member *swb_bridge_interest_member(swb_bridge_chan *ch, uint32_t edge)
 {
 	for (uint32_t i = 0; i < ch->n; i++)
 		if (ch->members[i].edge == edge)
@@ -86,11 +104,13 @@ bool swb_bridge_interest_release(swb_bridge_interest *t, swb_bridge_chan *ch)
 }
 
 /* Add edge to ch with generation gen. Returns 0 or -1 (OOM). */
-static int member_add(swb_bridge_interest *t, swb_bridge_chan *ch, uint32_t edge, uint32_t gen)
+static int member_add(swb_bridge_interest *t, swb_bridge_chan *ch, uint32_t edge, uint32_t gen, uint64_t seq)
 {
-	swb_bridge_member *m = member_find(ch, edge);
+	swb_bridge_member *m = swb_bridge_interest_member(ch, edge);
 	if (m) {
 		m->gen = gen;
+		if (seq)
+			m->seq = seq;
 		return 0;
 	}
 	if (ch->n == ch->cap) {
@@ -101,7 +121,7 @@ static int member_add(swb_bridge_interest *t, swb_bridge_chan *ch, uint32_t edge
 		ch->members = mem;
 		ch->cap = cap;
 	}
-	ch->members[ch->n++] = (swb_bridge_member){ .edge = edge, .gen = gen };
+	ch->members[ch->n++] = (swb_bridge_member){ .edge = edge, .gen = gen, .seq = seq };
 	if (ch->n == 1) {
 		t->wanted++;
 		if (t->changed)
@@ -123,21 +143,22 @@ static void member_del(swb_bridge_interest *t, swb_bridge_chan *ch, uint32_t i)
 		swb_bridge_interest_release(t, ch);
 }
 
-static int add_gen(swb_bridge_interest *t, const char *name, size_t len, uint32_t edge, uint32_t gen)
+static int add_gen(swb_bridge_interest *t, const char *name, size_t len, uint32_t edge, uint32_t gen,
+		   uint64_t seq)
 {
 	swb_bridge_chan *ch = chan_get(t, name, len);
 	if (!ch)
 		return -1;
-	if (member_add(t, ch, edge, gen) < 0) {
+	if (member_add(t, ch, edge, gen, seq) < 0) {
 		swb_bridge_interest_release(t, ch);
 		return -1;
 	}
 	return 0;
 }
 
-int swb_bridge_interest_add(swb_bridge_interest *t, const char *name, size_t len, uint32_t edge)
+int swb_bridge_interest_add(swb_bridge_interest *t, const char *name, size_t len, uint32_t edge, uint64_t seq)
 {
-	return add_gen(t, name, len, edge, t->gen);
+	return add_gen(t, name, len, edge, t->gen, seq);
 }
 
 void swb_bridge_interest_remove(swb_bridge_interest *t, const char *name, size_t len, uint32_t edge)
@@ -145,7 +166,7 @@ void swb_bridge_interest_remove(swb_bridge_interest *t, const char *name, size_t
 	swb_bridge_chan *ch = swb_bridge_interest_find(t, name, len);
 	if (!ch)
 		return;
-	swb_bridge_member *m = member_find(ch, edge);
+	swb_bridge_member *m = swb_bridge_interest_member(ch, edge);
 	if (m)
 		member_del(t, ch, (uint32_t)(m - ch->members));
 }
@@ -154,7 +175,7 @@ void swb_bridge_interest_remove_edge(swb_bridge_interest *t, uint32_t edge)
 {
 	swb_bridge_chan *ch, *tmp;
 	HASH_ITER(hh, t->chans, ch, tmp) {
-		swb_bridge_member *m = member_find(ch, edge);
+		swb_bridge_member *m = swb_bridge_interest_member(ch, edge);
 		if (m)
 			member_del(t, ch, (uint32_t)(m - ch->members));
 	}
@@ -166,16 +187,16 @@ uint32_t swb_bridge_interest_sync_begin(swb_bridge_interest *t)
 }
 
 int swb_bridge_interest_sync_add(swb_bridge_interest *t, const char *name, size_t len, uint32_t edge,
-				 uint32_t gen)
+				 uint32_t gen, uint64_t seq)
 {
-	return add_gen(t, name, len, edge, gen);
+	return add_gen(t, name, len, edge, gen, seq);
 }
 
 void swb_bridge_interest_sync_end(swb_bridge_interest *t, uint32_t edge, uint32_t gen)
 {
 	swb_bridge_chan *ch, *tmp;
 	HASH_ITER(hh, t->chans, ch, tmp) {
-		swb_bridge_member *m = member_find(ch, edge);
+		swb_bridge_member *m = swb_bridge_interest_member(ch, edge);
 		if (m && m->gen != gen)
 			member_del(t, ch, (uint32_t)(m - ch->members));
 	}

@@ -30,6 +30,7 @@ enum swb_bridge_sub_state {
 typedef struct swb_bridge_member {
 	uint32_t edge; /* NNG pipe id of the edge */
 	uint32_t gen;  /* sync generation that last named it */
+	uint64_t seq;  /* Interest.seq of its last add awaiting InterestReady; 0: none */
 } swb_bridge_member;
 
 typedef struct swb_bridge_chan {
@@ -65,8 +66,9 @@ int swb_bridge_chan_name(char *out, const char *prefix, const char *app, size_t 
 
 swb_bridge_chan *swb_bridge_interest_find(swb_bridge_interest *t, const char *name, size_t len);
 /* Edge `edge` is interested in `name`. Returns 0, or -1 on allocation
- * failure. Adding twice is harmless. */
-int swb_bridge_interest_add(swb_bridge_interest *t, const char *name, size_t len, uint32_t edge);
+ * failure. Adding twice is harmless. seq != 0 becomes the member's seq
+ * (an InterestReady is owed for it); 0 leaves it as it was. */
+int swb_bridge_interest_add(swb_bridge_interest *t, const char *name, size_t len, uint32_t edge, uint64_t seq);
 /* Edge `edge` no longer is. Unknown names / non-members are ignored. */
 void swb_bridge_interest_remove(swb_bridge_interest *t, const char *name, size_t len, uint32_t edge);
 /* Drop every interest of `edge` (edge gone). */
@@ -76,8 +78,17 @@ void swb_bridge_interest_remove_edge(swb_bridge_interest *t, uint32_t edge);
  * then _sync_end removes the edge from every channel not marked. */
 uint32_t swb_bridge_interest_sync_begin(swb_bridge_interest *t);
 int swb_bridge_interest_sync_add(swb_bridge_interest *t, const char *name, size_t len, uint32_t edge,
-				 uint32_t gen);
+				 uint32_t gen, uint64_t seq);
 void swb_bridge_interest_sync_end(swb_bridge_interest *t, uint32_t edge, uint32_t gen);
+
+/* The member of ch for `edge`, or NULL. */
+swb_bridge_member *swb_bridge_interest_member(swb_bridge_chan *ch, uint32_t edge);
+
+/* Split a Redis channel name built by swb_bridge_chan_name with `prefix`
+ * back into app and channel (pointers into name, not NUL-terminated).
+ * Returns 0, or -1 if name is not of that shape. */
+int swb_bridge_chan_split(const char *prefix, const char *name, size_t len, const char **app, size_t *app_len,
+			  const char **chan, size_t *chan_len);
 
 /* Number of channels `edge` belongs to (walks the table). */
 size_t swb_bridge_interest_edge_count(const swb_bridge_interest *t, uint32_t edge);

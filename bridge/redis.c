@@ -155,6 +155,7 @@ static void on_subscribed(swb_bridge *b, const swb_bridge_subrep *r)
 	if (!ch || ch->sub_state != SWB_SUB_ON)
 		return;
 	ch->confirmed = true;
+	swb_bridge_ready_confirmed(b, ch); /* before parked requests answer (cache.c) */
 	swb_bridge_presence_subscribed(b, ch->name, ch->len);
 }
 

@@ -110,6 +110,7 @@ cJSON *swb_bridge_counters_json(const swb_bridge_counters *c)
 	C(published_bytes);
 	C(control_requests);
 	C(forwarded_cmds);
+	C(interest_ready);
 #undef C
 	return o;
 }

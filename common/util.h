@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define SWB_PROTO_VERSION 1
+#define SWB_PROTO_VERSION 2
 #define SWB_DEFAULT_RUNTIME_DIR "/run/switchboard"
 
 /* Monotonic milliseconds. */

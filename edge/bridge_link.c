@@ -7,7 +7,7 @@
  * every channel count) on every new pair1 pipe, forwards interest changes,
  * publishes and stats, and dispatches BridgeMsgs (welcome, deliver, ack,
  * presence answers, query results, cache results, webhooks, terminate,
- * app usage, and batches of these) on the loop thread. EdgeStats carries
+ * app usage, interest confirmations (sub_wait.c), and batches of these) on the loop thread. EdgeStats carries
  * the per-app connection counts of apps with max_connections; AppUsage
  * brings back the cluster-wide totals (swb_edge_app_admit).
  *
@@ -171,6 +171,7 @@ static void send_sync(swb_edge_link *l)
 			items[i].app_id = (char *)c->app_id;
 			items[i].channel = (char *)c->name;
 			items[i].add = true;
+			items[i].seq = swb_edge_subwait_stamp(e, c);
 			ptrs[i] = &items[i];
 			i++;
 		}
@@ -187,7 +188,8 @@ static void send_sync(swb_edge_link *l)
 	i = 0;
 	HASH_ITER(hh, e->chans.by_key, c, tmp) {
 		if (i++ >= n)
-			swb_edge_link_interest(e, c->app_id, c->app_len, c->name, c->name_len, true);
+			swb_edge_link_interest(e, c->app_id, c->app_len, c->name, c->name_len, true,
+					       swb_edge_subwait_stamp(e, c));
 	}
 	swb_info("bridge link up: sent hello and %zu channel interests", total);
 }
@@ -210,6 +212,7 @@ static void on_pipe_change(uv_async_t *a)
 		swb_edge_http_fail_pending(l->e, 503, "Bridge disconnected");
 		swb_edge_presence_link_down(l->e);
 		swb_edge_cache_clear(l->e);
+		swb_edge_subwait_link_down(l->e);
 	}
 	if (now_up) {
 		l->up = true;
@@ -321,6 +324,9 @@ static void handle_state_msg(swb_edge *e, const Swb__BridgeMsg *m)
 		if (e->link)
 			on_health(e->link, m->health);
 		break;
+	case SWB__BRIDGE_MSG__BODY_READY:
+		swb_edge_subwait_on_ready(e, m->ready->app_id, m->ready->channel, m->ready->seq);
+		break;
 	default:
 		handle_ops_msg(e, m);
 		break;
@@ -347,6 +353,7 @@ static void handle_bridge_msg(swb_edge *e, const uint8_t *p, size_t n, bool in_b
 				 m->welcome->host_id ? m->welcome->host_id : "?", m->welcome->proto_version);
 		if (e->link)
 			e->link->welcomed = true;
+		swb_edge_subwait_welcome(e, m->welcome->proto_version);
 		break;
 	case SWB__BRIDGE_MSG__BODY_DELIVER:
 		swb_edge_deliver(e, m->deliver.data, m->deliver.len);
@@ -504,7 +511,7 @@ bool swb_edge_link_bridge_ready(const swb_edge *e, const char **why)
 }
 
 void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const char *ch, size_t ch_len,
-			    bool add)
+			    bool add, uint64_t seq)
 {
 	if (!swb_edge_link_up(e) || e->stopping)
 		return; /* the next Hello + InterestSync carries it */
@@ -519,6 +526,7 @@ void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const 
 	in.app_id = a;
 	in.channel = c;
 	in.add = add;
+	in.seq = seq;
 	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
 	m.body_case = SWB__EDGE_MSG__BODY_INTEREST;
 	m.interest = &in;

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-void swb_edge_chans_init(swb_edge_chans *x) { x->by_key = NULL; }
+void swb_edge_chans_init(swb_edge_chans *x)
+{
+	x->by_key = NULL;
+	x->waiting = 0;
+}
 
 void swb_edge_chans_fini(swb_edge_chans *x)
 {
@@ -16,6 +20,7 @@ void swb_edge_chans_fini(swb_edge_chans *x)
 		free(c->members);
 		free(c);
 	}
+	x->waiting = 0;
 }
 
 size_t swb_edge_chans_count(const swb_edge_chans *x) { return HASH_COUNT(x->by_key); }
@@ -88,8 +93,12 @@ static bool subs_has(const swb_edge_subs *subs, const swb_edge_chan *c)
 }
 
 int swb_edge_chan_add(swb_edge_chans *x, swb_edge_subs *subs, uint32_t max, const char *app,
-		      size_t app_len, const char *ch, size_t ch_len, bool *first)
+		      size_t app_len, const char *ch, size_t ch_len, bool may_wait, bool *first, bool *waiting)
 {
+	bool dummy;
+	if (!waiting)
+		waiting = &dummy;
+	*waiting = false;
 	swb_edge_chan *c = swb_edge_chan_find(x, app, app_len, ch, ch_len);
 	*first = false;
 	if (c && subs_has(subs, c))
@@ -109,10 +118,15 @@ int swb_edge_chan_add(swb_edge_chans *x, swb_edge_subs *subs, uint32_t max, cons
 		*first = false;
 		return -ENOMEM;
 	}
-	c->members[c->n] = (swb_edge_member){ .subs = subs, .idx = subs->n };
+	*waiting = may_wait && !c->ready;
+	c->members[c->n] = (swb_edge_member){ .subs = subs, .idx = subs->n, .waiting = *waiting };
 	subs->v[subs->n] = (swb_edge_sub){ .chan = c, .pos = c->n };
 	c->n++;
 	subs->n++;
+	if (*waiting) {
+		c->n_waiting++;
+		x->waiting++;
+	}
 	return 0;
 }
 
@@ -122,6 +136,10 @@ static void remove_at(swb_edge_chans *x, swb_edge_subs *subs, uint32_t i, swb_ed
 {
 	swb_edge_chan *c = subs->v[i].chan;
 	uint32_t pos = subs->v[i].pos;
+	if (c->members[pos].waiting) {
+		c->n_waiting--;
+		x->waiting--;
+	}
 	/* channel side */
 	c->members[pos] = c->members[--c->n];
 	if (pos < c->n)
@@ -160,4 +178,36 @@ void swb_edge_chan_remove_all(swb_edge_chans *x, swb_edge_subs *subs, swb_edge_c
 	free(subs->v);
 	subs->v = NULL;
 	subs->cap = 0;
+}
+
+uint32_t swb_edge_chan_set_ready(swb_edge_chans *x, swb_edge_chan *c, swb_edge_chan_told_cb told_cb, void *ctx)
+{
+	uint32_t told = 0;
+	c->ready = true;
+	for (uint32_t i = 0; i < c->n && c->n_waiting; i++) {
+		swb_edge_member *m = &c->members[i];
+		if (!m->waiting)
+			continue;
+		m->waiting = false;
+		c->n_waiting--;
+		x->waiting--;
+		told++;
+		if (told_cb)
+			told_cb(ctx, m->subs->owner, c);
+	}
+	return told;
+}
+
+void swb_edge_chans_unready(swb_edge_chans *x)
+{
+	for (swb_edge_chan *c = x->by_key; c; c = c->hh.next)
+		c->ready = false;
+}
+
+bool swb_edge_chan_waiting(const swb_edge_chan *c, const swb_edge_subs *subs)
+{
+	for (uint32_t i = 0; c && i < subs->n; i++)
+		if (subs->v[i].chan == c)
+			return c->members[subs->v[i].pos].waiting;
+	return false;
 }

@@ -1,7 +1,8 @@
 /* deliver.c: bridge -> clients fan-out. One BridgeMsg.deliver (a packed
  * Envelope) is validated, encoded once into a refcounted frame, and a
  * reference is queued on every local subscriber except the excluded
- * socket. The frame is owned here until the last queue drops it. */
+ * socket and every subscriber still waiting for its subscription_succeeded
+ * (sub_wait.c). The frame is owned here until the last queue drops it. */
 #include <string.h>
 
 #include "edge.h"
@@ -30,7 +31,7 @@ static void fan_out(swb_edge *e, swb_edge_chan *ch, swb_buf *frame, const Swb__E
 	 * array is not modified until the connection's CLOSED callback. */
 	for (uint32_t i = 0; i < ch->n; i++) {
 		swb_edge_conn *c = ch->members[i].subs->owner;
-		if (c == skip)
+		if (c == skip || ch->members[i].waiting) /* not told it is subscribed yet (sub_wait.c) */
 			continue;
 		/* A cache-channel subscriber waiting for its cached event. */
 		if (c->cache_watch && swb_edge_cache_intercept(e, c, ch->name, frame, env->origin_host, env->id))

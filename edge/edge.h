@@ -148,6 +148,7 @@ typedef struct swb_edge_stats {
 	uint64_t heads_dropped;       /* connections closed before a whole request head (slowloris, TLS failures) */
 	uint64_t api_bad_requests;    /* HTTP requests refused with a 4xx other than 401 / 408 */
 	uint64_t subscribe_refused;   /* subscribes over the per-connection cap */
+	uint64_t subscribe_waits;     /* subscriptions that waited for InterestReady (sub_wait.c) */
 	uint64_t fragment_floods;     /* messages over SWB_EDGE_MAX_FRAGMENTS frames (1008) */
 	uint64_t pings;               /* pusher:ping messages answered */
 	uint64_t tls_reloads, tls_reload_failures;
@@ -192,6 +193,8 @@ typedef struct swb_edge {
 	uv_check_t wire_check;
 	uv_prepare_t wire_prepare;
 	uint64_t next_request_id;
+	uint64_t interest_seq;       /* sub_wait.c: last Interest.seq stamped */
+	bool bridge_legacy;          /* sub_wait.c: the bridge sends no InterestReady */
 	swb_edge_stats st;
 	struct swb_edge_metrics *metrics; /* metrics.c (owned) */
 	uint64_t start_ms;
@@ -302,10 +305,24 @@ void swb_edge_http_on_query(swb_edge *e, uint64_t request_id, bool ok, const cha
 			    const uint8_t *json, size_t len);
 
 /* pusher.c (continued) */
-/* Subscription succeeded: index it, tell the bridge, answer the client
- * with `data` (a JSON text sent as a string), ask for the cache. 0, or -1
- * after sending an error. */
-int swb_edge_pusher_add_sub(swb_edge *e, swb_edge_conn *c, const char *name, const char *data, size_t dlen);
+/* Subscription accepted: index it, tell the bridge; then (at once if live
+ * or the channel is ready, else when it is: sub_wait.c) answer the client
+ * with `data` (a JSON text sent as a string) and ask for the cache. live:
+ * the caller knows the bridge delivers the channel to this edge already
+ * (an answered presence join). 0, or -1 after sending an error. */
+int swb_edge_pusher_add_sub(swb_edge *e, swb_edge_conn *c, const char *name, const char *data, size_t dlen,
+			    bool live);
+/* pusher_internal:subscription_succeeded with data, then the cache read. */
+void swb_edge_pusher_succeeded(swb_edge *e, swb_edge_conn *c, const char *name, size_t n, const char *data,
+			       size_t dlen);
+
+/* sub_wait.c: subscriptions waiting for InterestReady (see there). */
+bool swb_edge_subwait_may_wait(const swb_edge *e);
+/* Stamp ch with a new Interest.seq for the add about to be sent. */
+uint64_t swb_edge_subwait_stamp(swb_edge *e, swb_edge_chan *ch);
+void swb_edge_subwait_on_ready(swb_edge *e, const char *app, const char *channel, uint64_t seq);
+void swb_edge_subwait_link_down(swb_edge *e);
+void swb_edge_subwait_welcome(swb_edge *e, uint32_t proto_version);
 /* pusher:error (code < 0 = null) and a channel-scoped
  * pusher:subscription_error {type, error, status}. */
 void swb_edge_pusher_sub_error(swb_edge *e, swb_edge_conn *c, const char *channel, const char *type,
@@ -392,8 +409,9 @@ bool swb_edge_link_up(const swb_edge *e);
 /* The bridge's last BridgeHealth: Redis connected and its pub/sub probe
  * coming back (true until a bridge says otherwise). */
 bool swb_edge_link_bridge_ready(const swb_edge *e, const char **why);
+/* Interest add (seq: swb_edge_subwait_stamp) or remove (seq 0). */
 void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const char *ch, size_t ch_len,
-			    bool add);
+			    bool add, uint64_t seq);
 /* 0 sent, -1 not connected / failed. */
 int swb_edge_link_publish(swb_edge *e, uint64_t request_id, const char *app_id,
 			  const swb_edge_api_publish *p);

@@ -19,7 +19,7 @@ typedef struct swb_edge_metrics {
 	swb_metric *conns_total, *msgs_in, *msgs_out, *bytes_in, *bytes_out, *drops, *slow, *bad_frames,
 		*bad_deliveries, *link_fail, *publishes, *publish_fail, *auth, *client_events, *client_rejected,
 		*pjoins, *pjoin_fail, *wh_sent, *wh_failed, *wh_dropped, *accept_fail, *coalesced;
-	swb_metric *http, *latency, *ipc_restarts;
+	swb_metric *http, *latency, *ipc_restarts, *subs_waiting, *sub_waits;
 	swb_metric *hostile[9]; /* issue #6, in the order of hostile_counters() */
 } swb_edge_metrics;
 
@@ -61,6 +61,11 @@ static void register_all(swb_edge_metrics *m)
 	m->conns = gauge(m, "swb_edge_connections", "Client WebSocket connections now");
 	m->chans = gauge(m, "swb_edge_channels", "Channels with at least one local subscriber");
 	m->subs = gauge(m, "swb_edge_subscriptions", "Channel subscriptions (connection, channel) now");
+	m->subs_waiting = gauge(m, "swb_edge_subscriptions_waiting",
+				"Subscriptions not yet told subscription_succeeded: waiting for the bridge to confirm "
+				"the channel's Redis SUBSCRIBE");
+	m->sub_waits = counter(m, "swb_edge_subscription_waits_total",
+			       "Subscriptions that had to wait for the bridge to confirm the channel's Redis SUBSCRIBE");
 	m->queued = gauge(m, "swb_edge_send_queue_bytes", "Bytes waiting in the clients' send queues");
 	m->link = gauge(m, "swb_edge_bridge_ready", "1 while the link to the bridge is up and welcomed");
 	m->ready = gauge(m, "swb_edge_ready", "1 when /readyz says ready: bridge link up, the bridge ready, not draining");
@@ -168,6 +173,8 @@ static void update(swb_edge *e, swb_edge_metrics *m)
 	swb_metric_set(m->conns, NULL, st->connections);
 	swb_metric_set(m->chans, NULL, (double)swb_edge_chans_count(&e->chans));
 	swb_metric_set(m->subs, NULL, (double)s.subscriptions);
+	swb_metric_set(m->subs_waiting, NULL, (double)e->chans.waiting);
+	swb_metric_set(m->sub_waits, NULL, (double)st->subscribe_waits);
 	swb_metric_set(m->queued, NULL, (double)s.queued_bytes);
 	swb_metric_set(m->link, NULL, swb_edge_link_ready(e));
 	bool draining = e->draining || e->stopping;

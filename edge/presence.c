@@ -240,7 +240,9 @@ static void joined(swb_edge *e, swb_edge_pres *p, const uint8_t *members, size_t
 		dlen = sizeof(empty) - 1;
 	}
 	p->state = PRES_JOINED;
-	if (swb_edge_pusher_add_sub(e, p->conn, p->channel, data, dlen) < 0) {
+	/* live: the bridge answered only once the channel's SUBSCRIBE was
+	 * confirmed, and delivers it to this edge (bridge/park.c, hold.c) */
+	if (swb_edge_pusher_add_sub(e, p->conn, p->channel, data, dlen, true) < 0) {
 		/* not indexed (limit or memory): undo the membership */
 		unlink_conn(p);
 		send_leave(e, p);

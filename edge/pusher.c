@@ -114,7 +114,7 @@ void swb_edge_pusher_established(swb_edge *e, swb_edge_conn *c)
 void swb_edge_pusher_chan_gone(void *ctx, const swb_edge_chan *ch)
 {
 	swb_edge *e = ctx;
-	swb_edge_link_interest(e, ch->app_id, ch->app_len, ch->name, ch->name_len, false);
+	swb_edge_link_interest(e, ch->app_id, ch->app_len, ch->name, ch->name_len, false, 0);
 }
 
 /* The data of pusher:* frames is an object, or a string holding one.
@@ -265,7 +265,7 @@ static void subscribe_kind(swb_edge *e, swb_edge_conn *c, const char *name, cons
 		}
 		break;
 	}
-	swb_edge_pusher_add_sub(e, c, name, "{}", 2);
+	swb_edge_pusher_add_sub(e, c, name, "{}", 2, false);
 }
 
 static void on_subscribe(swb_edge *e, swb_edge_conn *c, const cJSON *d)
@@ -289,13 +289,23 @@ static void on_subscribe(swb_edge *e, swb_edge_conn *c, const cJSON *d)
 	subscribe_kind(e, c, name, d);
 }
 
-int swb_edge_pusher_add_sub(swb_edge *e, swb_edge_conn *c, const char *name, const char *data, size_t dlen)
+void swb_edge_pusher_succeeded(swb_edge *e, swb_edge_conn *c, const char *name, size_t n, const char *data,
+			       size_t dlen)
+{
+	static const char ev[] = "pusher_internal:subscription_succeeded";
+	swb_edge_conn_send_new(e, c, swb_edge_frame_event(LWS_PRE, ev, sizeof(ev) - 1, name, n, data, dlen, NULL, 0));
+	if (swb_edge_is_cache_channel(name, n))
+		swb_edge_cache_get(e, c, name);
+}
+
+int swb_edge_pusher_add_sub(swb_edge *e, swb_edge_conn *c, const char *name, const char *data, size_t dlen,
+			    bool live)
 {
 	size_t n = strlen(name);
-	bool first;
+	bool first, waiting;
 	char msg[256];
 	int rc = swb_edge_chan_add(&e->chans, &c->subs, SWB_EDGE_MAX_SUBS, c->app->id, c->app->id_len, name, n,
-				   &first);
+				   !live && swb_edge_subwait_may_wait(e), &first, &waiting);
 	if (rc == -EEXIST) {
 		snprintf(msg, sizeof(msg), "Existing subscription to channel %s", name);
 		send_error(e, c, msg, -1);
@@ -312,12 +322,13 @@ int swb_edge_pusher_add_sub(swb_edge *e, swb_edge_conn *c, const char *name, con
 		return -1;
 	}
 	if (first)
-		swb_edge_link_interest(e, c->app->id, c->app->id_len, name, n, true);
+		swb_edge_link_interest(e, c->app->id, c->app->id_len, name, n, true,
+				       swb_edge_subwait_stamp(e, c->subs.v[c->subs.n - 1].chan));
 	swb_edge_counts_touch(e, c->app->id, c->app->id_len, name, n);
-	static const char ev[] = "pusher_internal:subscription_succeeded";
-	swb_edge_conn_send_new(e, c, swb_edge_frame_event(LWS_PRE, ev, sizeof(ev) - 1, name, n, data, dlen, NULL, 0));
-	if (swb_edge_is_cache_channel(name, n))
-		swb_edge_cache_get(e, c, name);
+	if (waiting) /* told when the bridge confirms the channel (sub_wait.c) */
+		e->st.subscribe_waits++;
+	else
+		swb_edge_pusher_succeeded(e, c, name, n, data, dlen);
 	return 0;
 }
 

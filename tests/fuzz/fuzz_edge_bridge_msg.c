@@ -1,8 +1,10 @@
 /* fuzz_edge_bridge_msg.c: every BridgeMsg handler of the edge
  * (swb_edge_link_handle: Welcome, Deliver, Ack, PresenceJoined,
- * QueryResult, CacheResult, Webhook, TerminateUser, AppUsage, Batch).
- * Before the input, a fresh connection subscribes to a few channels of
- * app1 (public, cache, presence) so deliveries have somewhere to go. */
+ * QueryResult, CacheResult, Webhook, TerminateUser, AppUsage, Batch,
+ * InterestReady). Before the input, a fresh connection subscribes to a few
+ * channels of app1 (public, cache, presence) so deliveries have somewhere
+ * to go; those subscriptions wait for InterestReady (sub_wait.c), with
+ * Interest.seq 1, 2, 3 in SUBS order (the seeds' InterestReady use them). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -40,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (drains(data, size, 0))
 		return 0;
 	swb_edge *e = fuzz_edge();
+	e->interest_seq = 0;      /* the same seqs for every input */
+	e->bridge_legacy = false; /* a Welcome of an old bridge sets it */
 	swb_edge_conn *c = fuzz_edge_conn(e);
 	for (size_t i = 0; i < sizeof(SUBS) / sizeof(SUBS[0]); i++)
 		swb_edge_pusher_message(e, c, SUBS[i], strlen(SUBS[i]));

@@ -41,12 +41,13 @@ def envelope(channel='ch', event='ev', data='{"a":1}', app='app1', excl='', user
     return m
 
 
-def interest(ch, add=True, app='app1'):
-    return f_bytes(1, app) + f_bytes(2, ch) + f_int(3, 1 if add else 0)
+def interest(ch, add=True, app='app1', seq=0):
+    m = f_bytes(1, app) + f_bytes(2, ch) + f_int(3, 1 if add else 0)
+    return m + f_int(4, seq) if seq else m
 
 
 EDGE_MSGS = {
-    'hello': f_bytes(1, f_int(1, 4242) + f_bytes(2, '777') + f_bytes(3, '127.0.0.1:6001') + f_int(4, 1)
+    'hello': f_bytes(1, f_int(1, 4242) + f_bytes(2, '777') + f_bytes(3, '127.0.0.1:6001') + f_int(4, 2)
                      + f_bytes(5, 'app1') + f_bytes(6, 'ipc:///nonexistent/edge-777.ipc')),
     # webhook report (webhooks_reported = 7, AppWebhooks = 8): app1 wants
     # channel_occupied|vacated, app2 member_added; a bad id, a repeat
@@ -59,6 +60,8 @@ EDGE_MSGS = {
                                  + f_bytes(6, 'ipc:///nonexistent/edge-779.ipc') + f_int(7, 1)),
     'interest_add': f_bytes(2, interest('ch')),
     'interest_remove': f_bytes(2, interest('ch', add=False)),
+    'interest_add_seq': f_bytes(2, interest('ch', seq=7)),
+    'sync_seq': f_bytes(3, f_bytes(1, interest('a', seq=8)) + f_bytes(1, interest('cache-c', seq=9))),
     'sync': f_bytes(3, f_bytes(1, interest('a')) + f_bytes(1, interest('presence-p')) + f_bytes(1, interest('cache-c'))),
     'publish': f_bytes(4, f_int(1, 9) + f_bytes(2, envelope()) + f_bytes(2, envelope('cache-c'))),
     'publish_client_event': f_bytes(4, f_int(1, 10) + f_bytes(2, envelope('private-x', 'client-e', excl='1.2')) + f_int(3, 1)),
@@ -78,7 +81,11 @@ EDGE_MSGS = {
 }
 
 BRIDGE_MSGS = {
-    'welcome': f_bytes(1, f_bytes(1, 'hostA') + f_int(2, 1)),
+    'welcome': f_bytes(1, f_bytes(1, 'hostA') + f_int(2, 2)),
+    'welcome_v1': f_bytes(1, f_bytes(1, 'hostA') + f_int(2, 1)),
+    'ready': f_bytes(14, f_bytes(1, 'app1') + f_bytes(2, 'ch') + f_int(3, 1)),
+    'ready_cache': f_bytes(14, f_bytes(1, 'app1') + f_bytes(2, 'cache-ch') + f_int(3, 2)),
+    'ready_stale': f_bytes(14, f_bytes(1, 'app1') + f_bytes(2, 'ch') + f_int(3, 99)),
     'deliver': f_bytes(2, envelope()),
     'deliver_cache': f_bytes(2, envelope('cache-ch')),
     'deliver_excluded': f_bytes(2, envelope(excl='12345.1')),
@@ -95,6 +102,7 @@ BRIDGE_MSGS = {
 BRIDGE_MSGS['health'] = f_bytes(20, f_int(1, 0) + f_bytes(2, 'redis down'))
 BRIDGE_MSGS['batch'] = f_bytes(9, f_bytes(1, BRIDGE_MSGS['deliver']) + f_bytes(1, BRIDGE_MSGS['ack'])
                                + f_bytes(1, BRIDGE_MSGS['webhook']))
+BRIDGE_MSGS['batch_ready'] = f_bytes(9, f_bytes(1, BRIDGE_MSGS['ready']) + f_bytes(1, BRIDGE_MSGS['deliver']))
 
 
 def bulk(s):

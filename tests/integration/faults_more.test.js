@@ -263,7 +263,10 @@ c.test('Redis down at start-up: the bridge retries with backoff, /readyz is 503,
     assert.equal(pub.status, 503, `publish with Redis down: ${pub.status} ${pub.text}`);
     const ch = uniqueId('startup');
     const cl = await d.connect(edge, { name: 'early' });
-    await cl.subscribe(ch);
+    /* No subscription_succeeded while this host cannot SUBSCRIBE: it comes
+     * once Redis confirms it (docs/cluster-state.md). */
+    const from = cl.subscribeNoWait(ch);
+    const succeeded = (m) => m.event === 'pusher_internal:subscription_succeeded' && m.channel === ch;
 
     /* A listener that accepts and drops every connection counts the
      * bridge's attempts: they keep coming, spaced by its backoff. */
@@ -280,10 +283,12 @@ c.test('Redis down at start-up: the bridge retries with backoff, /readyz is 503,
     process.stderr.write(`# redis down at start-up: ${attempts.length} attempts over ${span} ms, gaps ${gaps.join(',')} ms\n`);
     assert.ok(span >= 150, `8 attempts within ${span} ms: no backoff?`);
     assert.ok(edge.proc.alive && h.bridge.alive);
+    assert.equal(cl.find(succeeded, from), undefined, 'subscription_succeeded while Redis is down');
 
     const t1 = Date.now();
     await d.startRedis();
     await d.waitBridgeReady(h);
+    await cl.waitMessage(succeeded, { from, timeout: 20000, what: `subscription_succeeded on ${ch} once Redis is up` });
     await waitFor(async () => (await api.get(edge.port, '/readyz')).status === 200, { timeout: 20000, what: 'edge /readyz 200 once Redis is up' });
     await d.waitNumsub(ch, 1);
     const id = uniqueId('startup-ev');

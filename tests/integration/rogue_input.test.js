@@ -236,7 +236,8 @@ c.test('a misbehaving Redis: never a crash, each bad connection counted and drop
   await c.startBridge(h, { waitRedis: false });
   const e = await c.addEdge(h, { waitReady: false });
   const s = await c.connect(e, { name: 'f-sub' });
-  await s.subscribe(CH);
+  /* answered once a sane Redis confirms this host's SUBSCRIBE (below) */
+  const from = s.subscribeNoWait(CH);
   for (const mode of ['garbage', 'wrong_types', 'huge', 'bad_length', 'mid_reply', 'unsolicited']) {
     fake.mode = mode;
     fake.dropAll(); /* both connections come back to meet the new mode */
@@ -259,6 +260,8 @@ c.test('a misbehaving Redis: never a crash, each bad connection counted and drop
   fake.dropAll();
   await c.waitBridgeReady(h, { timeout: 30000 });
   await c.waitEdgeReady(e);
+  await s.waitMessage((m) => m.event === 'pusher_internal:subscription_succeeded' && m.channel === CH,
+    { from, timeout: 20000, what: `subscription_succeeded on ${CH}` });
   /* Cross-host through the now sane Redis: host a's edge publishes, host f's subscriber gets it. */
   await waitDeliveryWorks((body) => c.publish(edge, body), CH, [sub, s], { timeout: 20000 });
 });

@@ -81,7 +81,7 @@ static void test_status(void **state)
 	(void)state;
 	swb_bridge *b = new_bridge();
 	b->url.none = true;
-	swb_bridge_interest_add(&b->interest, S("swb:app1:ch:news"), 9);
+	swb_bridge_interest_add(&b->interest, S("swb:app1:ch:news"), 9, 0);
 	cJSON *o = ask(b, S("{\"cmd\":\"status\"}"));
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "ok")));
 	assert_string_equal(cJSON_GetObjectItem(o, "host_id")->valuestring, "h1");
@@ -110,7 +110,7 @@ static void test_status_truncates(void **state)
 	char name[64];
 	for (int i = 0; i < 1500; i++) {
 		snprintf(name, sizeof(name), "swb:a:ch:c%d", i);
-		swb_bridge_interest_add(&b->interest, name, strlen(name), 1);
+		swb_bridge_interest_add(&b->interest, name, strlen(name), 1, 0);
 	}
 	cJSON *o = ask(b, S("{\"cmd\":\"status\"}"));
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "channels")), 1000);

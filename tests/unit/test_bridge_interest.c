@@ -57,16 +57,67 @@ static void test_chan_name(void **state)
 	assert_int_equal(swb_bridge_chan_name(out, "swb", big, 64, big, 300), -1);
 }
 
+/* chan_split inverts chan_name (app ids hold no ':'; channels and the
+ * prefix may) and refuses other shapes. */
+static void test_chan_split(void **state)
+{
+	const char *a, *c;
+	size_t al, cl;
+	char buf[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+	int n = swb_bridge_chan_name(buf, "p:x", "app-1", 5, "presence-a:b", 12);
+	assert_int_equal(swb_bridge_chan_split("p:x", buf, (size_t)n, &a, &al, &c, &cl), 0);
+	assert_int_equal(al, 5);
+	assert_memory_equal(a, "app-1", 5);
+	assert_int_equal(cl, 12);
+	assert_memory_equal(c, "presence-a:b", 12);
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb:a:ch:x"), &a, &al, &c, &cl), 0);
+	assert_int_equal(cl, 1);
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb:a:ch:"), &a, &al, &c, &cl), -1);  /* no channel */
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb::ch:x"), &a, &al, &c, &cl), -1);  /* no app */
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb:a:cx:x"), &a, &al, &c, &cl), -1);
+	assert_int_equal(swb_bridge_chan_split("swb", S("other:a:ch:x"), &a, &al, &c, &cl), -1);
+	assert_int_equal(swb_bridge_chan_split("swb", S("swbx:a:ch:x"), &a, &al, &c, &cl), -1);
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb"), &a, &al, &c, &cl), -1);
+	assert_int_equal(swb_bridge_chan_split("swb", S("swb:a"), &a, &al, &c, &cl), -1);
+}
+
+/* A member keeps the seq of its last add that asked for InterestReady; an
+ * add with seq 0 (the bridge's own provisional interest, hold.c) keeps it;
+ * a new member after a remove starts from its own add's seq. */
+static void test_member_seq(void **state)
+{
+	swb_bridge_interest t;
+	swb_bridge_interest_init(&t, NULL, NULL);
+	swb_bridge_interest_add(&t, S("x"), 1, 5);
+	swb_bridge_chan *ch = swb_bridge_interest_find(&t, S("x"));
+	assert_int_equal(swb_bridge_interest_member(ch, 1)->seq, 5);
+	swb_bridge_interest_add(&t, S("x"), 1, 0);
+	assert_int_equal(swb_bridge_interest_member(ch, 1)->seq, 5);
+	swb_bridge_interest_add(&t, S("x"), 1, 9);
+	assert_int_equal(swb_bridge_interest_member(ch, 1)->seq, 9);
+	swb_bridge_interest_add(&t, S("x"), 2, 0);
+	assert_int_equal(swb_bridge_interest_member(ch, 2)->seq, 0);
+	assert_null(swb_bridge_interest_member(ch, 3));
+	uint32_t gen = swb_bridge_interest_sync_begin(&t);
+	swb_bridge_interest_sync_add(&t, S("x"), 2, gen, 11);
+	swb_bridge_interest_sync_end(&t, 2, gen);
+	assert_int_equal(swb_bridge_interest_member(ch, 2)->seq, 11);
+	swb_bridge_interest_remove(&t, S("x"), 1);
+	swb_bridge_interest_add(&t, S("x"), 1, 0);
+	assert_int_equal(swb_bridge_interest_member(ch, 1)->seq, 0);
+	swb_bridge_interest_fini(&t);
+}
+
 static void test_transitions_across_edges(void **state)
 {
 	(void)state;
 	swb_bridge_interest t;
 	rec r;
 	setup_rec(&r, &t);
-	assert_int_equal(swb_bridge_interest_add(&t, S("swb:a:ch:x"), 1), 0);
+	assert_int_equal(swb_bridge_interest_add(&t, S("swb:a:ch:x"), 1, 0), 0);
 	assert_int_equal(r.subs, 1);
-	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 2); /* second edge: no new SUBSCRIBE */
-	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 2); /* duplicate: harmless */
+	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 2, 0); /* second edge: no new SUBSCRIBE */
+	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 2, 0); /* duplicate: harmless */
 	assert_int_equal(r.subs, 1);
 	assert_int_equal(swb_bridge_interest_find(&t, S("swb:a:ch:x"))->n, 2);
 	swb_bridge_interest_remove(&t, S("swb:a:ch:x"), 1);
@@ -79,7 +130,7 @@ static void test_transitions_across_edges(void **state)
 	assert_null(swb_bridge_interest_find(&t, S("swb:a:ch:x")));
 	assert_int_equal(t.wanted, 0);
 	/* and again: 0 -> 1 re-subscribes */
-	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 5);
+	swb_bridge_interest_add(&t, S("swb:a:ch:x"), 5, 0);
 	assert_int_equal(r.subs, 2);
 	assert_string_equal(r.log, "+swb:a:ch:x -swb:a:ch:x +swb:a:ch:x ");
 	swb_bridge_interest_fini(&t);
@@ -91,10 +142,10 @@ static void test_remove_edge(void **state)
 	swb_bridge_interest t;
 	rec r;
 	setup_rec(&r, &t);
-	swb_bridge_interest_add(&t, S("c1"), 1);
-	swb_bridge_interest_add(&t, S("c2"), 1);
-	swb_bridge_interest_add(&t, S("c2"), 2);
-	swb_bridge_interest_add(&t, S("c3"), 2);
+	swb_bridge_interest_add(&t, S("c1"), 1, 0);
+	swb_bridge_interest_add(&t, S("c2"), 1, 0);
+	swb_bridge_interest_add(&t, S("c2"), 2, 0);
+	swb_bridge_interest_add(&t, S("c3"), 2, 0);
 	assert_int_equal(r.subs, 3);
 	assert_int_equal(swb_bridge_interest_edge_count(&t, 1), 2);
 	swb_bridge_interest_remove_edge(&t, 1);
@@ -115,14 +166,14 @@ static void test_sync_replaces_set(void **state)
 	swb_bridge_interest t;
 	rec r;
 	setup_rec(&r, &t);
-	swb_bridge_interest_add(&t, S("keep"), 7);
-	swb_bridge_interest_add(&t, S("drop"), 7);
-	swb_bridge_interest_add(&t, S("drop"), 8); /* other edge keeps it wanted */
-	swb_bridge_interest_add(&t, S("gone"), 7);
+	swb_bridge_interest_add(&t, S("keep"), 7, 0);
+	swb_bridge_interest_add(&t, S("drop"), 7, 0);
+	swb_bridge_interest_add(&t, S("drop"), 8, 0); /* other edge keeps it wanted */
+	swb_bridge_interest_add(&t, S("gone"), 7, 0);
 	r.log[0] = '\0';
 	uint32_t gen = swb_bridge_interest_sync_begin(&t);
-	swb_bridge_interest_sync_add(&t, S("keep"), 7, gen);
-	swb_bridge_interest_sync_add(&t, S("new"), 7, gen);
+	swb_bridge_interest_sync_add(&t, S("keep"), 7, gen, 0);
+	swb_bridge_interest_sync_add(&t, S("new"), 7, gen, 0);
 	swb_bridge_interest_sync_end(&t, 7, gen);
 	assert_string_equal(r.log, "+new -gone ");
 	assert_int_equal(swb_bridge_interest_find(&t, S("drop"))->n, 1);
@@ -149,12 +200,12 @@ static void test_release_is_owner_decision(void **state)
 	(void)state;
 	swb_bridge_interest t;
 	swb_bridge_interest_init(&t, keep_changed, NULL);
-	swb_bridge_interest_add(&t, S("x"), 1);
+	swb_bridge_interest_add(&t, S("x"), 1, 0);
 	swb_bridge_interest_remove(&t, S("x"), 1);
 	swb_bridge_chan *ch = swb_bridge_interest_find(&t, S("x"));
 	assert_non_null(ch);
 	assert_int_equal(ch->sub_state, SWB_SUB_LEAVING);
-	swb_bridge_interest_add(&t, S("x"), 2); /* wanted again while leaving */
+	swb_bridge_interest_add(&t, S("x"), 2, 0); /* wanted again while leaving */
 	assert_false(swb_bridge_interest_release(&t, ch));
 	swb_bridge_interest_remove(&t, S("x"), 2);
 	assert_true(swb_bridge_interest_release(&t, ch));
@@ -171,7 +222,7 @@ static void test_many_channels(void **state)
 	char name[32];
 	for (int i = 0; i < 5000; i++) {
 		snprintf(name, sizeof(name), "swb:a:ch:c%d", i);
-		swb_bridge_interest_add(&t, name, strlen(name), (uint32_t)(i % 3));
+		swb_bridge_interest_add(&t, name, strlen(name), (uint32_t)(i % 3), 0);
 	}
 	assert_int_equal(r.subs, 5000);
 	assert_int_equal(HASH_COUNT(t.chans), 5000);
@@ -187,6 +238,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chan_name),
+		cmocka_unit_test(test_chan_split),
+		cmocka_unit_test(test_member_seq),
 		cmocka_unit_test(test_transitions_across_edges),
 		cmocka_unit_test(test_remove_edge),
 		cmocka_unit_test(test_sync_replaces_set),

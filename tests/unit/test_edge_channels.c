@@ -22,7 +22,7 @@ static void on_gone(void *ctx, const swb_edge_chan *c)
 	assert_ptr_equal(ctx, &gone_count);
 }
 
-#define ADD(x, s, ch, first) swb_edge_chan_add((x), (s), 100, "app", 3, (ch), strlen(ch), (first))
+#define ADD(x, s, ch, first) swb_edge_chan_add((x), (s), 100, "app", 3, (ch), strlen(ch), false, (first), NULL)
 #define REM(x, s, ch) swb_edge_chan_remove((x), (s), "app", 3, (ch), strlen(ch), on_gone, &gone_count)
 
 /* Both sides of every membership point at each other. */
@@ -72,12 +72,12 @@ static void test_apps_are_separate(void **state)
 	swb_edge_chans_init(&x);
 	swb_edge_subs a = { .owner = &a };
 	bool first;
-	assert_int_equal(swb_edge_chan_add(&x, &a, 100, "a1", 2, "c", 1, &first), 0);
+	assert_int_equal(swb_edge_chan_add(&x, &a, 100, "a1", 2, "c", 1, false, &first, NULL), 0);
 	assert_true(first);
-	assert_int_equal(swb_edge_chan_add(&x, &a, 100, "a2", 2, "c", 1, &first), 0);
+	assert_int_equal(swb_edge_chan_add(&x, &a, 100, "a2", 2, "c", 1, false, &first, NULL), 0);
 	assert_true(first);
 	/* "a" + "1c" must not collide with "a1" + "c" */
-	assert_int_equal(swb_edge_chan_add(&x, &a, 100, "a", 1, "1c", 2, &first), 0);
+	assert_int_equal(swb_edge_chan_add(&x, &a, 100, "a", 1, "1c", 2, false, &first, NULL), 0);
 	assert_true(first);
 	assert_int_equal(swb_edge_chans_count(&x), 3);
 	swb_edge_chan *c = swb_edge_chan_find(&x, "a2", 2, "c", 1);
@@ -131,11 +131,79 @@ static void test_cap(void **state)
 	swb_edge_chans_init(&x);
 	swb_edge_subs a = { .owner = &a };
 	bool first;
-	assert_int_equal(swb_edge_chan_add(&x, &a, 2, "app", 3, "a", 1, &first), 0);
-	assert_int_equal(swb_edge_chan_add(&x, &a, 2, "app", 3, "b", 1, &first), 0);
-	assert_int_equal(swb_edge_chan_add(&x, &a, 2, "app", 3, "c", 1, &first), -E2BIG);
+	assert_int_equal(swb_edge_chan_add(&x, &a, 2, "app", 3, "a", 1, false, &first, NULL), 0);
+	assert_int_equal(swb_edge_chan_add(&x, &a, 2, "app", 3, "b", 1, false, &first, NULL), 0);
+	assert_int_equal(swb_edge_chan_add(&x, &a, 2, "app", 3, "c", 1, false, &first, NULL), -E2BIG);
 	assert_int_equal(swb_edge_chans_count(&x), 2);
 	swb_edge_chan_remove_all(&x, &a, NULL, NULL);
+	swb_edge_chans_fini(&x);
+}
+
+#define ADDW(x, s, ch, first, waiting) \
+	swb_edge_chan_add((x), (s), 100, "app", 3, (ch), strlen(ch), true, (first), (waiting))
+
+static void *told[8];
+static int ntold;
+
+static void on_told(void *ctx, void *owner, const swb_edge_chan *c)
+{
+	assert_ptr_equal(ctx, &ntold);
+	assert_true(ntold < 8);
+	told[ntold++] = owner;
+}
+
+/* Members added before the channel is ready wait; set_ready tells each
+ * once; later members never wait; unready makes new ones wait again while
+ * the told ones stay told; removing a waiting member keeps the counts. */
+static void test_waiting(void **state)
+{
+	swb_edge_chans x;
+	swb_edge_chans_init(&x);
+	swb_edge_subs a = { .owner = &a }, b = { .owner = &b }, c = { .owner = &c }, d = { .owner = &d };
+	bool first, waiting;
+	ntold = 0;
+	assert_int_equal(ADDW(&x, &a, "news", &first, &waiting), 0);
+	assert_true(first);
+	assert_true(waiting);
+	assert_int_equal(ADDW(&x, &b, "news", &first, &waiting), 0);
+	assert_true(waiting);
+	assert_int_equal(ADD(&x, &c, "news", &first), 0); /* may_wait false: told at once */
+	swb_edge_chan *ch = swb_edge_chan_find(&x, "app", 3, "news", 4);
+	assert_non_null(ch);
+	assert_int_equal(x.waiting, 2);
+	assert_int_equal(ch->n_waiting, 2);
+	assert_true(swb_edge_chan_waiting(ch, &a));
+	assert_false(swb_edge_chan_waiting(ch, &c));
+	assert_false(swb_edge_chan_waiting(ch, &d)); /* not a member */
+	/* a leaves while waiting: swap-remove moves c's entry, flags move too */
+	assert_int_equal(REM(&x, &a, "news"), 0);
+	assert_int_equal(x.waiting, 1);
+	assert_int_equal(ch->n_waiting, 1);
+	assert_false(swb_edge_chan_waiting(ch, &c));
+	assert_true(swb_edge_chan_waiting(ch, &b));
+	assert_int_equal(swb_edge_chan_set_ready(&x, ch, on_told, &ntold), 1);
+	assert_int_equal(ntold, 1);
+	assert_ptr_equal(told[0], &b);
+	assert_int_equal(x.waiting, 0);
+	assert_int_equal(swb_edge_chan_set_ready(&x, ch, on_told, &ntold), 0); /* again: nothing */
+	assert_int_equal(ntold, 1);
+	assert_int_equal(ADDW(&x, &d, "news", &first, &waiting), 0);
+	assert_false(waiting); /* ready channel */
+	REM(&x, &d, "news");
+	swb_edge_chans_unready(&x);
+	assert_int_equal(ADDW(&x, &d, "news", &first, &waiting), 0);
+	assert_true(waiting);
+	assert_false(swb_edge_chan_waiting(ch, &b));
+	assert_int_equal(x.waiting, 1);
+	/* close while waiting */
+	swb_edge_chan_remove_all(&x, &d, NULL, NULL);
+	assert_int_equal(x.waiting, 0);
+	assert_int_equal(ch->n_waiting, 0);
+	swb_edge_subs *all[] = { &b, &c };
+	check_consistent(all, 2);
+	swb_edge_chan_remove_all(&x, &b, NULL, NULL);
+	swb_edge_chan_remove_all(&x, &c, NULL, NULL);
+	assert_int_equal(swb_edge_chans_count(&x), 0);
 	swb_edge_chans_fini(&x);
 }
 
@@ -146,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_apps_are_separate),
 		cmocka_unit_test(test_swap_remove_many),
 		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_waiting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
