@@ -97,8 +97,8 @@ static swb_opts_spec spec = {
 	.summary = "The kernel floor of one delivery: CPU per send() of one small frame to each of N loopback\n"
 		   "TCP connections (read by a child process), for send(), MSG_ZEROCOPY and io_uring variants.",
 	.epilog = "Variants: send, send-nb-nodelay, send-nb-nagle, zerocopy, uring, uring-tuned.\n"
-		  "Exit status: 0 the runs completed (an unavailable variant is reported, not fatal),\n"
-		  "1 setup failed, 2 bad flags.",
+		  "Exit status: 0 at least one variant was measured (an unavailable one is reported, not\n"
+		  "fatal), 1 none could be (setup failed or all unavailable), 2 bad flags.",
 	.opts = opts,
 };
 
