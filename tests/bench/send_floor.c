@@ -17,8 +17,8 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/errqueue.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_segs_out (glibc's lacks it) */
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -30,6 +30,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,7 +39,7 @@
 
 #define MAX_REPEAT 15
 
-enum kind { K_SEND, K_ZEROCOPY, K_URING };
+enum kind { K_SEND, K_ZEROCOPY, K_URING, K_SYSCALL };
 
 typedef struct variant {
 	const char *name;
@@ -63,6 +64,8 @@ static const variant variants[] = {
 	{ "uring-tuned", K_URING, 0, true, true, true,
 	  IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
 	  "uring + registered files + SINGLE_ISSUER|DEFER_TASKRUN" },
+	{ "null-syscall", K_SYSCALL, 0, true, true, false, 0,
+	  "reference, sends nothing: one getppid() syscall per connection (the price of entering the kernel)" },
 };
 #define N_VARIANTS (sizeof(variants) / sizeof(variants[0]))
 
@@ -86,7 +89,7 @@ static swb_opt opts[] = {
 	{ "repeat", "SWB_SEND_FLOOR_REPEAT", SWB_OPT_INT, "K",
 	  "runs of each variant, interleaved; medians reported (default 3)", &cfg.repeat, 1, MAX_REPEAT },
 	{ "variant", "SWB_SEND_FLOOR_VARIANTS", SWB_OPT_LIST, "NAME",
-	  "run only this variant (repeatable; default all six)", &cfg.only, 0, 0 },
+	  "run only this variant (repeatable; default all)", &cfg.only, 0, 0 },
 	{ "json", "SWB_SEND_FLOOR_JSON", SWB_OPT_FLAG, NULL, "print JSON instead of the table", &cfg.json, 0, 0 },
 	{ 0 },
 };
@@ -96,7 +99,8 @@ static swb_opts_spec spec = {
 	.usage = "[options]",
 	.summary = "The kernel floor of one delivery: CPU per send() of one small frame to each of N loopback\n"
 		   "TCP connections (read by a child process), for send(), MSG_ZEROCOPY and io_uring variants.",
-	.epilog = "Variants: send, send-nb-nodelay, send-nb-nagle, zerocopy, uring, uring-tuned.\n"
+	.epilog = "Variants: send, send-nb-nodelay, send-nb-nagle, zerocopy, uring, uring-tuned,\n"
+		  "null-syscall (a reference: one getppid() per connection, nothing sent).\n"
 		  "Exit status: 0 at least one variant was measured (an unavailable one is reported, not\n"
 		  "fatal), 1 none could be (setup failed or all unavailable), 2 bad flags.",
 	.opts = opts,
@@ -112,6 +116,7 @@ typedef struct run {
 	bool ring_up;
 	long fallbacks;     /* EAGAIN or short writes finished by poll + send */
 	long zc_done, zc_copied;
+	long late;          /* io_uring: completions that came after io_uring_submit returned */
 	char err[160];
 } run;
 
@@ -121,7 +126,8 @@ typedef struct result {
 	double snd_us, rcv_us;   /* CPU per send */
 	double snd_user_us, snd_sys_us;
 	double rounds_per_s, load1;
-	long fallbacks, zc_done, zc_copied;
+	double segs_per_send;    /* TCP segments out of the sending ends per send */
+	long fallbacks, zc_done, zc_copied, late;
 	char err[160];
 } result;
 
@@ -257,7 +263,8 @@ static void child_main(int *rx, int n, uint64_t warm, uint64_t total, int out)
 static pid_t start_child(run *r, int *rd)
 {
 	int p[2];
-	uint64_t per_round = (uint64_t)r->n * (uint64_t)cfg.frame;
+	/* null-syscall sends nothing: the child reports at once */
+	uint64_t per_round = r->v->kind == K_SYSCALL ? 0 : (uint64_t)r->n * (uint64_t)cfg.frame;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	fflush(stdout);
@@ -382,18 +389,23 @@ static int uring_done(run *r, const struct io_uring_cqe *cqe)
 	return -1;
 }
 
-/* All N sends in one io_uring_enter, which also waits for their CQEs
- * (sends on a socket with room complete inline, inside that call). */
+/* All N sends in one io_uring_enter. Sends complete inline, inside that
+ * call (counted: `late` = CQEs not there when it returned). */
 static int round_uring(run *r)
 {
 	for (int i = 0; i < r->n; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-		io_uring_prep_send(sqe, r->v->fixed_files ? i : r->tx[i], r->buf, (size_t)cfg.frame, MSG_NOSIGNAL);
+		/* MSG_DONTWAIT: a full socket completes with -EAGAIN inside
+		 * this io_uring_enter instead of arming a poll */
+		io_uring_prep_send(sqe, r->v->fixed_files ? i : r->tx[i], r->buf, (size_t)cfg.frame,
+				   MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (r->v->fixed_files)
 			sqe->flags |= IOSQE_FIXED_FILE;
 		sqe->user_data = (uint64_t)i;
 	}
-	int rc = io_uring_submit_and_wait(&r->ring, (unsigned)r->n);
+	int rc = io_uring_submit(&r->ring);
+	if (rc >= 0) /* an edge could only use this if every send completes inside that call */
+		r->late += r->n - (long)io_uring_cq_ready(&r->ring);
 	for (int seen = 0; rc >= 0 || rc == -EINTR;) {
 		struct io_uring_cqe *cqe;
 		unsigned head, k = 0;
@@ -413,9 +425,25 @@ static int round_uring(run *r)
 	return -1;
 }
 
+/* The reference: what entering and leaving the kernel costs here. */
+static int round_syscall(run *r)
+{
+	for (int i = 0; i < r->n; i++)
+		if (syscall(SYS_getppid) < 0)
+			return -1;
+	return 0;
+}
+
 static int do_round(run *r)
 {
-	return r->v->kind == K_URING ? round_uring(r) : round_send(r);
+	switch (r->v->kind) {
+	case K_URING:
+		return round_uring(r);
+	case K_SYSCALL:
+		return round_syscall(r);
+	default:
+		return round_send(r);
+	}
 }
 
 /* ---- one run: connections, child, rounds, numbers ---- */
@@ -434,15 +462,32 @@ static void pace(struct timespec *next)
 		;
 }
 
+/* TCP segments the sending ends put on the wire so far (data segments:
+ * fewer than sends when Nagle or autocorking merged some). */
+static uint64_t segs_out(const run *r)
+{
+	uint64_t sum = 0;
+	for (int i = 0; i < r->n; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		if (getsockopt(r->tx[i], IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
+			sum += ti.tcpi_segs_out;
+	}
+	return sum;
+}
+
 /* The rounds; the sender's CPU and wall time of the measured ones. */
 static int send_rounds(run *r, result *res)
 {
 	struct rusage ru0 = { 0 }, ru1;
 	struct timespec next;
 	double t0 = 0;
+	uint64_t segs0 = 0;
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (long i = 0; i < cfg.warmup + cfg.rounds; i++) {
 		if (i == cfg.warmup) {
+			segs0 = segs_out(r);
 			getrusage(RUSAGE_SELF, &ru0);
 			t0 = now_s();
 		}
@@ -456,6 +501,7 @@ static int send_rounds(run *r, result *res)
 	res->snd_user_us = (tv_us(ru1.ru_utime) - tv_us(ru0.ru_utime)) / sends;
 	res->snd_sys_us = (tv_us(ru1.ru_stime) - tv_us(ru0.ru_stime)) / sends;
 	res->snd_us = res->snd_user_us + res->snd_sys_us;
+	res->segs_per_send = (double)(segs_out(r) - segs0) / sends;
 	return 0;
 }
 
@@ -506,6 +552,7 @@ static void one_run(const variant *v, result *res)
 	res->fallbacks = r.fallbacks;
 	res->zc_done = r.zc_done;
 	res->zc_copied = r.zc_copied;
+	res->late = r.late;
 fail:
 	if (!res->ok)
 		snprintf(res->err, sizeof(res->err), "%s", r.err);
@@ -575,17 +622,20 @@ static void print_table(const variant **sel, int nsel, result (*rs)[MAX_REPEAT],
 	else
 		printf("back to back");
 	printf(", %ld-byte frames; median of %d runs\n\n", cfg.frame, k);
-	printf("%-16s %10s %10s %10s %10s %9s %6s %9s\n", "variant", "snd us/s", "(user", "sys)", "rcv us/s",
-	       "rounds/s", "load1", "fallbacks");
+	printf("%-16s %10s %10s %10s %10s %9s %9s %6s %9s\n", "variant", "snd us/s", "(user", "sys)", "rcv us/s",
+	       "segs/send", "rounds/s", "load1", "fallbacks");
 	for (int v = 0; v < nsel; v++) {
 		const result *r = rs[v];
 		if (!runs_ok(r, k)) {
 			printf("%-16s %s\n", sel[v]->name, first_error(r, k));
 			continue;
 		}
-		printf("%-16s %10.2f %10.2f %10.2f %10.2f %9.1f %6.2f %9ld", sel[v]->name, MED(r, k, snd_us),
-		       MED(r, k, snd_user_us), MED(r, k, snd_sys_us), MED(r, k, rcv_us), MED(r, k, rounds_per_s),
+		printf("%-16s %10.2f %10.2f %10.2f %10.2f %9.3f %9.1f %6.2f %9ld", sel[v]->name, MED(r, k, snd_us),
+		       MED(r, k, snd_user_us), MED(r, k, snd_sys_us), MED(r, k, rcv_us), MED(r, k, segs_per_send),
+		       MED(r, k, rounds_per_s),
 		       MED(r, k, load1), sum_long(r, k, offsetof(result, fallbacks)));
+		if (sel[v]->kind == K_URING)
+			printf("  late completions %ld", sum_long(r, k, offsetof(result, late)));
 		if (sel[v]->kind == K_ZEROCOPY)
 			printf("  zerocopy completions %ld, copied %ld",
 			       sum_long(r, k, offsetof(result, zc_done)), sum_long(r, k, offsetof(result, zc_copied)));
@@ -594,14 +644,16 @@ static void print_table(const variant **sel, int nsel, result (*rs)[MAX_REPEAT],
 		printf("\n");
 	}
 	printf("\nus/s = CPU microseconds per send (getrusage user+sys); snd = the sending process, rcv = the\n"
-	       "reading child (epoll + read). fallbacks = sends the socket did not take whole (finished after poll).\n");
+	       "reading child (epoll + read). segs/send = TCP segments the sending ends sent per send (Nagle and\n"
+	       "autocorking merge small sends). fallbacks = sends the socket did not take whole (finished after poll).\n");
 }
 
 static void print_json_run(const result *r)
 {
-	printf("{\"ok\":%s,\"sender_us_per_send\":%.4f,\"receiver_us_per_send\":%.4f,\"rounds_per_s\":%.2f,"
-	       "\"load1\":%.2f,\"fallbacks\":%ld}",
-	       r->ok ? "true" : "false", r->snd_us, r->rcv_us, r->rounds_per_s, r->load1, r->fallbacks);
+	printf("{\"ok\":%s,\"sender_us_per_send\":%.4f,\"receiver_us_per_send\":%.4f,\"tcp_segs_per_send\":%.4f,"
+	       "\"rounds_per_s\":%.2f,\"load1\":%.2f,\"fallbacks\":%ld}",
+	       r->ok ? "true" : "false", r->snd_us, r->rcv_us, r->segs_per_send, r->rounds_per_s, r->load1,
+	       r->fallbacks);
 }
 
 static void print_json(const variant **sel, int nsel, result (*rs)[MAX_REPEAT], int k)
@@ -614,12 +666,13 @@ static void print_json(const variant **sel, int nsel, result (*rs)[MAX_REPEAT], 
 		const char *err = first_error(r, k);
 		printf("%s{\"name\":\"%s\",\"what\":\"%s\",\"available\":%s,\"sender_us_per_send\":%.4f,"
 		       "\"sender_user_us_per_send\":%.4f,\"sender_sys_us_per_send\":%.4f,"
-		       "\"receiver_us_per_send\":%.4f,\"rounds_per_s\":%.2f,\"load1\":%.2f,\"fallbacks\":%ld,"
-		       "\"zerocopy_completions\":%ld,\"zerocopy_copied\":%ld,\"error\":",
+		       "\"receiver_us_per_send\":%.4f,\"tcp_segs_per_send\":%.4f,\"rounds_per_s\":%.2f,\"load1\":%.2f,\"fallbacks\":%ld,"
+		       "\"zerocopy_completions\":%ld,\"zerocopy_copied\":%ld,\"uring_late_completions\":%ld,\"error\":",
 		       v ? "," : "", sel[v]->name, sel[v]->what, runs_ok(r, k) ? "true" : "false", MED(r, k, snd_us),
-		       MED(r, k, snd_user_us), MED(r, k, snd_sys_us), MED(r, k, rcv_us), MED(r, k, rounds_per_s),
-		       MED(r, k, load1), sum_long(r, k, offsetof(result, fallbacks)),
-		       sum_long(r, k, offsetof(result, zc_done)), sum_long(r, k, offsetof(result, zc_copied)));
+		       MED(r, k, snd_user_us), MED(r, k, snd_sys_us), MED(r, k, rcv_us), MED(r, k, segs_per_send),
+		       MED(r, k, rounds_per_s), MED(r, k, load1), sum_long(r, k, offsetof(result, fallbacks)),
+		       sum_long(r, k, offsetof(result, zc_done)), sum_long(r, k, offsetof(result, zc_copied)),
+		       sum_long(r, k, offsetof(result, late)));
 		if (err)
 			printf("\"%s\"", err); /* our own strerror texts: no quotes or backslashes */
 		else

@@ -37,7 +37,11 @@ one() { # one SET ARGS...: the table, then the same numbers as JSON in OUT_DIR/S
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     for (const v of r.variants)
       console.log(v.available
-        ? `${v.name.padEnd(16)} snd ${v.sender_us_per_send.toFixed(2).padStart(6)} us/send  rcv ${v.receiver_us_per_send.toFixed(2).padStart(6)} us/send  ${v.rounds_per_s.toFixed(1).padStart(8)} rounds/s  load1 ${v.load1.toFixed(2)}  runs ${v.runs.map((x) => x.sender_us_per_send.toFixed(2)).join("/")}`
+        ? `${v.name.padEnd(16)} snd ${v.sender_us_per_send.toFixed(2).padStart(6)} us/send  rcv ${v.receiver_us_per_send.toFixed(2).padStart(6)} us/send  ` +
+          `segs/send ${v.tcp_segs_per_send.toFixed(3)}  ${v.rounds_per_s.toFixed(1).padStart(8)} rounds/s  load1 ${v.load1.toFixed(2)}  ` +
+          `runs ${v.runs.map((x) => x.sender_us_per_send.toFixed(2)).join("/")}` +
+          (v.fallbacks ? `  fallbacks ${v.fallbacks}` : "") + (v.uring_late_completions ? `  late ${v.uring_late_completions}` : "") +
+          (v.zerocopy_completions ? `  zerocopy ${v.zerocopy_completions} (copied ${v.zerocopy_copied})` : "")
         : `${v.name.padEnd(16)} ${v.error}`);' "$OUT_DIR/$set.json"
 }
 
