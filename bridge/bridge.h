@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "interest.h"
+#include "nng_io.h"
 #include "names.h"
 #include "redis_url.h"
 #include "scripts.h"
@@ -112,6 +113,7 @@ typedef struct swb_bridge_edge {
 	/* outq.c: the push0 socket to the edge's deliver_url, and the
 	 * messages waiting for room in it (ring buffer, owned) */
 	nng_socket push;
+	swb_nng_io push_io;
 	bool push_open;
 	bool out_blocked; /* push0 full: waiting for its SENDFD */
 	struct swb_bridge_wpoll *wpoll;
@@ -174,6 +176,7 @@ typedef struct swb_bridge {
 
 	/* edges.c */
 	nng_socket edge_sock;
+	swb_nng_io edge_io;
 	bool edge_open;
 	uv_poll_t edge_poll;
 	uv_async_t pipe_async;

@@ -311,7 +311,7 @@ static void on_edge_readable(uv_poll_t *h, int status, int events)
 	swb_bridge *b = h->data;
 	for (;;) {
 		nng_msg *m;
-		int rv = nng_recvmsg(b->edge_sock, &m, NNG_FLAG_NONBLOCK);
+		int rv = swb_nng_io_recv(&b->edge_io, b->edge_sock, &m);
 		if (rv == NNG_EAGAIN || rv == NNG_ECLOSED)
 			return;
 		if (rv != 0) {
@@ -454,6 +454,7 @@ void swb_bridge_edges_fini(swb_bridge *b)
 	b->edge_wd = NULL;
 	if (b->edge_open) {
 		nng_close(b->edge_sock);
+		swb_nng_io_fini(&b->edge_io);
 		b->edge_open = false;
 	}
 	if (b->pipe_async.data)

@@ -152,7 +152,7 @@ static int send_head(swb_bridge_edge *e, size_t k)
 		return NNG_ENOMEM;
 	if (k == 1) { /* once sent, NNG may free m on its own thread: no pop(), which reads it */
 		size_t len = nng_msg_len(m);
-		int rv = nng_sendmsg(e->push, m, NNG_FLAG_NONBLOCK);
+		int rv = swb_nng_io_send(&e->push_io, e->push, m);
 		if (rv == 0) {
 			e->out_head = (e->out_head + 1) % e->out_cap;
 			e->out_len--;
@@ -160,7 +160,7 @@ static int send_head(swb_bridge_edge *e, size_t k)
 		}
 		return rv;
 	}
-	int rv = nng_sendmsg(e->push, m, NNG_FLAG_NONBLOCK);
+	int rv = swb_nng_io_send(&e->push_io, e->push, m);
 	if (rv != 0) {
 		nng_msg_free(m);
 		return rv;
@@ -239,6 +239,7 @@ int swb_bridge_outq_open(swb_bridge *b, swb_bridge_edge *e, const char *url)
 		swb_err("cannot dial edge %s at %s: %s", e->edge_id, url, nng_strerror(rv));
 		free(w);
 		nng_close(e->push);
+		swb_nng_io_fini(&e->push_io);
 		e->push_open = false;
 		return -1;
 	}
@@ -260,6 +261,7 @@ void swb_bridge_outq_clear(swb_bridge_edge *e)
 	}
 	if (e->push_open) {
 		nng_close(e->push);
+		swb_nng_io_fini(&e->push_io);
 		e->push_open = false;
 	}
 	while (e->out_len)

@@ -28,6 +28,7 @@
 
 #include "edge.h"
 #include "ipc_watchdog.h"
+#include "nng_io.h"
 #include "log.h"
 #include "names.h"
 #include "switchboard.pb-c.h"
@@ -40,6 +41,7 @@ struct swb_edge_link {
 	swb_edge *e;
 	nng_socket sock;             /* pair1: to the bridge */
 	nng_socket pull;             /* pull0: from the bridge */
+	swb_nng_io sock_io, pull_io; /* their send / receive aios */
 	bool pull_open;
 	swb_ipcwd *wd;               /* keeps the pull listener accepting (nng#1518) */
 	char deliver_url[4200];      /* ipc://...; the file is removed on stop */
@@ -85,7 +87,7 @@ static int send_edge_msg(swb_edge_link *l, const Swb__EdgeMsg *m)
 		return -1;
 	}
 	swb__edge_msg__pack(m, nng_msg_body(msg));
-	int rv = nng_sendmsg(l->sock, msg, NNG_FLAG_NONBLOCK);
+	int rv = swb_nng_io_send(&l->sock_io, l->sock, msg);
 	if (rv != 0) {
 		nng_msg_free(msg);
 		l->e->st.link_send_fail++;
@@ -340,7 +342,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
 	size_t budget = (size_t)l->e->cfg.max_queue / 4, got = 0;
 	for (int i = 0; i < RECV_BATCH && got < budget; i++) {
 		nng_msg *msg;
-		int rv = nng_recvmsg(l->pull, &msg, NNG_FLAG_NONBLOCK);
+		int rv = swb_nng_io_recv(&l->pull_io, l->pull, &msg);
 		if (rv != 0) {
 			if (rv != NNG_EAGAIN)
 				swb_warn("bridge receive: %s", nng_strerror(rv));
@@ -448,9 +450,11 @@ void swb_edge_link_stop(swb_edge *e)
 	if (l->poll_inited)
 		uv_close((uv_handle_t *)&l->poll, on_handle_closed);
 	nng_close(l->sock);
+	swb_nng_io_fini(&l->sock_io);
 	swb_ipcwd_stop(l->wd);
 	if (l->pull_open)
 		nng_close(l->pull);
+	swb_nng_io_fini(&l->pull_io);
 	if (l->deliver_url[0])
 		unlink(l->deliver_url + 6);
 	uv_close((uv_handle_t *)&l->async, on_handle_closed);
