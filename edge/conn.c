@@ -231,6 +231,62 @@ void swb_edge_conn_flush(swb_edge *e, swb_edge_conn *c)
 		lws_callback_on_writable(c->wsi);
 }
 
+/* For uring.c: when c's whole queue is one frame and nothing else waits on
+ * c (no close, ping or partly written frame) and it is plain TCP, write
+ * the frame header into the headroom in front of the payload (a frame
+ * shared by many subscribers gets the same bytes each time, as lws_write
+ * does it) and give the frame's wire bytes. */
+bool swb_edge_conn_one_frame(swb_edge_conn *c, const unsigned char **p, size_t *len)
+{
+	if (c->q_n != 1 || c->close_code || c->ping_due || lws_is_ssl(c->wsi) || lws_partial_buffered(c->wsi))
+		return false;
+	swb_buf *b = c->q[c->q_head];
+	unsigned char h[10];
+	size_t hl = swb_edge_wire_header(h, b->len);
+	if (b->headroom < hl)
+		return false;
+	unsigned char *dst = swb_buf_payload(b) - hl;
+	memcpy(dst, h, hl);
+	*p = dst;
+	*len = hl + b->len;
+	return true;
+}
+
+/* The outcome (bytes or -errno) of sending that frame (p, len) by other
+ * means than lws: all of it; part of it (lws gets the rest, and sends it
+ * before anything else once the socket is writable); nothing (the socket
+ * is full: the writable callback writes it); or an error (closed, 1011). */
+void swb_edge_conn_one_frame_sent(swb_edge *e, swb_edge_conn *c, const unsigned char *p, size_t len, int res)
+{
+	if (res == 0 || res == -EAGAIN || res == -EINTR) {
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
+	if (res < 0) {
+		swb_edge_conn_close(e, c, 1011, "Write failed", true);
+		return;
+	}
+	int rc = 0;
+	if ((size_t)res < len) {
+		size_t rest = len - (size_t)res;
+		unsigned char *tmp = malloc(LWS_PRE + rest);
+		if (tmp) {
+			memcpy(tmp + LWS_PRE, p + res, rest);
+			rc = lws_write(c->wsi, tmp + LWS_PRE, rest, LWS_WRITE_RAW);
+			free(tmp);
+		}
+		e->st.partial_sends++;
+		if (!tmp || rc < 0)
+			rc = -1;
+	}
+	swb_buf *b = queue_pop(c); /* on the wire, whole or (the rest with lws) in part */
+	e->st.messages_out++;
+	e->st.bytes_out += b->len;
+	swb_buf_unref(b);
+	if (rc < 0)
+		swb_edge_conn_close(e, c, 1011, "Write failed", true);
+}
+
 int swb_edge_conn_send_new(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 {
 	if (!b) {

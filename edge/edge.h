@@ -53,6 +53,7 @@ typedef struct swb_edge_config {
 	long handshake_timeout;      /* seconds: TLS accept, HTTP head, HTTP body */
 	const char *tls_cert, *tls_key, *tls_ca; /* NULL = plain TCP (tls.c) */
 	bool reuseport;              /* own SO_REUSEPORT listener (listen.c) */
+	bool no_io_uring;            /* --no-io-uring: plain send()s only (uring.c) */
 	long ipc_check_interval;     /* ms; edge-ID.ipc watchdog (nng#1518), 0 = off */
 } swb_edge_config;
 
@@ -137,6 +138,9 @@ typedef struct swb_edge_stats {
 	uint64_t webhooks_sent, webhooks_failed, webhooks_dropped;
 	uint64_t accept_failures;     /* --reuseport accept()/adopt failures */
 	uint64_t coalesced_sends;     /* sends that carried several frames */
+	uint64_t uring_sends;         /* frames sent through io_uring (uring.c) */
+	uint64_t uring_submits;       /* io_uring_enter calls that carried them */
+	uint64_t partial_sends;       /* of those, sends the socket took only part of */
 	uint64_t reload_failures;     /* reloads that kept the old app table (ops.c) */
 	/* operations (issue #5) */
 	uint64_t bytes_in, bytes_out;   /* client message payload / event frame bytes */
@@ -192,6 +196,7 @@ typedef struct swb_edge {
 	uint32_t wire_n, wire_cap;
 	uv_check_t wire_check;
 	uv_prepare_t wire_prepare;
+	struct swb_edge_uring *uring; /* uring.c (owned), NULL: plain send()s */
 	uint64_t next_request_id;
 	uint64_t interest_seq;       /* sub_wait.c: last Interest.seq stamped */
 	bool bridge_legacy;          /* sub_wait.c: the bridge sends no InterestReady */
@@ -246,6 +251,15 @@ int swb_edge_conn_send(swb_edge *e, swb_edge_conn *c, swb_buf *b);
 int swb_edge_conn_deliver(swb_edge *e, swb_edge_conn *c, swb_buf *b);
 /* Write c's queue now (coalesced), or leave it to SERVER_WRITEABLE. */
 void swb_edge_conn_flush(swb_edge *e, swb_edge_conn *c);
+bool swb_edge_conn_one_frame(swb_edge_conn *c, const unsigned char **p, size_t *len);
+void swb_edge_conn_one_frame_sent(swb_edge *e, swb_edge_conn *c, const unsigned char *p, size_t len, int res);
+
+/* uring.c: the single-frame connections of a wire.c flush, sent in one
+ * io_uring_enter. init: 0, or -1 (then add() declines everything). */
+int swb_edge_uring_init(swb_edge *e);
+void swb_edge_uring_fini(swb_edge *e);
+bool swb_edge_uring_add(swb_edge *e, swb_edge_conn *c);
+void swb_edge_uring_flush(swb_edge *e);
 /* Queue a frame the caller gives up (NULL = allocation failure). */
 int swb_edge_conn_send_new(swb_edge *e, swb_edge_conn *c, swb_buf *b);
 /* Close with a WebSocket close code once the queue is written; drop=true

@@ -112,6 +112,7 @@ static void parse_flags(swb_edge *e, int argc, char **argv)
 		{ "runtime-dir", "SWB_RUNTIME_DIR", SWB_OPT_STR, "DIR", "runtime dir holding bridge.ipc", &c->runtime_dir, 0, 0 },
 		{ "listen", "SWB_LISTEN", SWB_OPT_STR, "HOST:PORT", "address for WebSocket + HTTP API (default 0.0.0.0:6001)", &c->listen, 0, 0 },
 		{ "reuseport", "SWB_REUSEPORT", SWB_OPT_FLAG, NULL, "share the --listen port with other edges of this host (SO_REUSEPORT; the kernel spreads connections)", &c->reuseport, 0, 0 },
+		{ "no-io-uring", "SWB_NO_IO_URING", SWB_OPT_FLAG, NULL, "write deliveries with one send() per connection instead of io_uring batches (io_uring is used when the kernel allows it)", &c->no_io_uring, 0, 0 },
 		{ "app", "SWB_APPS", SWB_OPT_LIST, "ID:KEY:SECRET", "an app to serve (repeatable; env: comma/space separated)", &apps, 0, 0 },
 		{ "apps-file", "SWB_APPS_FILE", SWB_OPT_STR, "FILE", "file with one ID:KEY:SECRET per line (# comments), or JSON: [{\"id\",\"key\",\"secret\",\"enabled\",\"client_events\",\"client_event_rate\",\"max_connections\" (cluster-wide, eventually consistent within ~1-2 s; per edge while the bridge is unreachable),\"presence_max_members\",\"allowed_origins\":[...],\"webhooks\":[{\"url\",\"events\":[...]}]}]; re-read on SIGHUP", &apps_file, 0, 0 },
 		{ "webhook", "SWB_WEBHOOKS", SWB_OPT_LIST, "ID=URL", "send every webhook event of app ID to URL (repeatable)", &hooks, 0, 0 },
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
 	swb_edge_drain_init(e);
 	e->config_generation = 1;
 	swb_edge_wire_start(e);
+	swb_edge_uring_init(e);
 	if (swb_edge_metrics_init(e) < 0)
 		swb_warn("out of memory: /metrics will be empty");
 	uv_signal_init(&e->loop, &e->sigint);
@@ -219,6 +221,7 @@ int main(int argc, char **argv)
 	swb_edge_presence_fini(e);
 	swb_edge_cache_clear(e);
 	swb_edge_wire_fini(e);
+	swb_edge_uring_fini(e);
 	swb_edge_chans_fini(&e->chans);
 	swb_edge_apps_fini(&e->apps);
 	swb_edge_metrics_fini(e);

@@ -18,7 +18,8 @@ typedef struct swb_edge_metrics {
 	swb_metric *conns, *chans, *subs, *queued, *link, *ready, *draining, *config_gen, *reload_fail;
 	swb_metric *conns_total, *msgs_in, *msgs_out, *bytes_in, *bytes_out, *drops, *slow, *bad_frames,
 		*bad_deliveries, *link_fail, *publishes, *publish_fail, *auth, *client_events, *client_rejected,
-		*pjoins, *pjoin_fail, *wh_sent, *wh_failed, *wh_dropped, *accept_fail, *coalesced;
+		*pjoins, *pjoin_fail, *wh_sent, *wh_failed, *wh_dropped, *accept_fail, *coalesced,
+		*uring_sends, *uring_submits, *partial_sends;
 	swb_metric *http, *latency, *ipc_restarts, *subs_waiting, *sub_waits;
 	swb_metric *hostile[9]; /* issue #6, in the order of hostile_counters() */
 } swb_edge_metrics;
@@ -98,6 +99,10 @@ static void register_all(swb_edge_metrics *m)
 	m->accept_fail = counter(m, "swb_edge_accept_failures_total",
 				 "--reuseport: accept() out of descriptors/memory, or lws refused the socket");
 	m->coalesced = counter(m, "swb_edge_coalesced_sends_total", "send()s that carried several queued frames");
+	m->uring_sends = counter(m, "swb_edge_uring_sends_total", "single-frame deliveries sent through io_uring");
+	m->uring_submits = counter(m, "swb_edge_uring_submits_total", "io_uring_enter calls that carried them");
+	m->partial_sends = counter(m, "swb_edge_uring_partial_sends_total",
+				   "io_uring sends the socket took only part of (lws sent the rest)");
 	m->http = swb_metrics_add(&m->reg, SWB_METRIC_COUNTER, "swb_edge_http_requests_total",
 				  "HTTP requests answered (API, /metrics, /healthz, /readyz), by status code", "code",
 				  16, NULL, 0);
@@ -204,6 +209,9 @@ static void update(swb_edge *e, swb_edge_metrics *m)
 	SET(wh_dropped, st->webhooks_dropped);
 	SET(accept_fail, st->accept_failures);
 	SET(coalesced, st->coalesced_sends);
+	SET(uring_sends, st->uring_sends);
+	SET(uring_submits, st->uring_submits);
+	SET(partial_sends, st->partial_sends);
 #undef SET
 	swb_metric_set(m->auth, "websocket", (double)st->auth_failures);
 	swb_metric_set(m->auth, "http_api", (double)st->api_auth_failures);

@@ -4,8 +4,9 @@
  * from timers) every marked connection writes everything it has queued,
  * several frames in one send() (conn.c). A burst of N deliveries to one
  * client costs one syscall instead of N, and a single delivery still goes
- * out in the same loop turn it arrived in. Owns the marked list and the two
- * loop handles; also the framing (wire.h). */
+ * out in the same loop turn it arrived in. Connections whose whole queue is
+ * one frame go out together through io_uring (uring.c) when it is there.
+ * Owns the marked list and the two loop handles; also the framing (wire.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,23 +19,28 @@ size_t swb_edge_wire_size(size_t len)
 	return len + (len < 126 ? 2 : len <= 0xffff ? 4 : 10);
 }
 
+size_t swb_edge_wire_header(unsigned char *h, size_t len)
+{
+	h[0] = 0x81; /* FIN, text */
+	if (len < 126) {
+		h[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len <= 0xffff) {
+		h[1] = 126;
+		h[2] = (unsigned char)(len >> 8);
+		h[3] = (unsigned char)len;
+		return 4;
+	}
+	h[1] = 127;
+	for (int i = 0; i < 8; i++)
+		h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
 size_t swb_edge_wire_frame(unsigned char *dst, const unsigned char *payload, size_t len)
 {
-	size_t h = 2;
-	dst[0] = 0x81; /* FIN, text */
-	if (len < 126) {
-		dst[1] = (unsigned char)len;
-	} else if (len <= 0xffff) {
-		dst[1] = 126;
-		dst[2] = (unsigned char)(len >> 8);
-		dst[3] = (unsigned char)len;
-		h = 4;
-	} else {
-		dst[1] = 127;
-		for (int i = 0; i < 8; i++)
-			dst[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-		h = 10;
-	}
+	size_t h = swb_edge_wire_header(dst, len);
 	memcpy(dst + h, payload, len);
 	return h + len;
 }
@@ -78,8 +84,10 @@ void swb_edge_wire_flush(swb_edge *e)
 		if (!c)
 			continue;
 		c->wire_marked = false;
-		swb_edge_conn_flush(e, c);
+		if (!swb_edge_uring_add(e, c))
+			swb_edge_conn_flush(e, c);
 	}
+	swb_edge_uring_flush(e);
 	e->wire_n = 0;
 	if (e->wire_cap > 65536) { /* give back what a huge fan-out grew */
 		free(e->wire_v);

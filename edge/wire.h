@@ -11,5 +11,8 @@ size_t swb_edge_wire_size(size_t len);
 /* Write that frame (header + payload) at dst, which has room for
  * swb_edge_wire_size(len) bytes. Returns the bytes written. */
 size_t swb_edge_wire_frame(unsigned char *dst, const unsigned char *payload, size_t len);
+/* The header alone of a final unmasked text frame of len payload bytes
+ * (2, 4 or 10 bytes) into h; returns its length. */
+size_t swb_edge_wire_header(unsigned char *h, size_t len);
 
 #endif
