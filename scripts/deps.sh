@@ -23,7 +23,7 @@ PKGS=(
   redis-server redis-tools              # the bus, and the integration tests
   chromium                              # compat test: pusher-js in a headless browser (large; only when missing)
   gnuplot-nox                           # tests/bench/plot.sh: the latency plot of docs/benchmarks.md
-  liburing-dev                          # tests/bench/send_floor.c: swb-send-floor's io_uring variants
+  liburing-dev                          # edge/uring.c (delivery writes) and swb-send-floor
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
