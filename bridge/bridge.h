@@ -373,9 +373,12 @@ void swb_bridge_hold_edge_gone(swb_bridge *b, uint32_t pipe_id); /* 0: all */
  * confirmed (see there). */
 struct Swb__PresenceJoin;
 struct Swb__EdgeMsg;
-bool swb_bridge_park_needed(swb_bridge *b, const char *name, size_t len);
-int swb_bridge_park(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len,
-		    const struct Swb__EdgeMsg *em); /* a presence_join or cache_get */
+/* Park em (a presence_join or cache_get of app/chan, from pipe_id) while
+ * this host's SUBSCRIBE of the channel is not confirmed. 0: not needed
+ * (run it now), 1: parked, -1: it had to wait but could not be parked
+ * (the caller refuses it). */
+int swb_bridge_park_until_subscribed(swb_bridge *b, uint32_t pipe_id, const char *app, const char *chan,
+				     const struct Swb__EdgeMsg *em);
 void swb_bridge_presence_subscribed(swb_bridge *b, const char *name, size_t len); /* redis.c */
 void swb_bridge_park_expire(swb_bridge *b);
 void swb_bridge_park_edge_gone(swb_bridge *b, uint32_t pipe_id); /* 0: all */

@@ -163,16 +163,13 @@ void swb_bridge_cache_refuse(swb_bridge *b, uint32_t pipe_id, uint64_t request_i
  * true if parked (or answered). */
 static bool parked(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet *g)
 {
-	char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
-	int n = swb_bridge_chan_name(name, b->prefix, g->app_id, strlen(g->app_id), g->channel, strlen(g->channel));
-	if (n < 0 || !swb_bridge_park_needed(b, name, (size_t)n))
-		return false;
 	Swb__EdgeMsg em = SWB__EDGE_MSG__INIT;
 	em.body_case = SWB__EDGE_MSG__BODY_CACHE_GET;
 	em.cache_get = (Swb__CacheGet *)g;
-	if (swb_bridge_park(b, pipe_id, name, (size_t)n, &em) < 0)
+	int rc = swb_bridge_park_until_subscribed(b, pipe_id, g->app_id, g->channel, &em);
+	if (rc < 0)
 		send_cache(b, pipe_id, g->request_id, NULL, 0);
-	return true;
+	return rc != 0;
 }
 
 void swb_bridge_cache_get(swb_bridge *b, uint32_t pipe_id, const Swb__CacheGet *g)

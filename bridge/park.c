@@ -35,13 +35,13 @@ typedef struct swb_bridge_parked {
 	size_t msg_len;
 } swb_bridge_parked;
 
-bool swb_bridge_park_needed(swb_bridge *b, const char *name, size_t len)
+static bool park_needed(swb_bridge *b, const char *name, size_t len)
 {
 	swb_bridge_chan *ch = swb_bridge_interest_find(&b->interest, name, len);
 	return !ch || ch->sub_state != SWB_SUB_ON || !ch->confirmed;
 }
 
-int swb_bridge_park(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len, const Swb__EdgeMsg *em)
+static int park(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len, const Swb__EdgeMsg *em)
 {
 	if (b->nparked >= PARK_MAX || len > SWB_BRIDGE_CHAN_NAME_MAX)
 		return -1;
@@ -61,6 +61,16 @@ int swb_bridge_park(swb_bridge *b, uint32_t pipe_id, const char *name, size_t le
 	b->nparked++;
 	swb_bridge_hold_begin(b, pipe_id, name, len); /* interest (SUBSCRIBE) + hold */
 	return 0;
+}
+
+int swb_bridge_park_until_subscribed(swb_bridge *b, uint32_t pipe_id, const char *app, const char *chan,
+				     const Swb__EdgeMsg *em)
+{
+	char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
+	int n = swb_bridge_chan_name(name, b->prefix, app, strlen(app), chan, strlen(chan));
+	if (n < 0 || !park_needed(b, name, (size_t)n))
+		return 0;
+	return park(b, pipe_id, name, (size_t)n, em) < 0 ? -1 : 1;
 }
 
 /* Detach every entry for which match() holds into a local list (in order),

@@ -293,16 +293,13 @@ void swb_bridge_presence_refuse(swb_bridge *b, uint32_t pipe_id, uint64_t reques
  * park.c). Returns true if parked (or refused). */
 static bool parked(swb_bridge *b, uint32_t pipe_id, const Swb__PresenceJoin *j)
 {
-	char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
-	int n = swb_bridge_chan_name(name, b->prefix, j->app_id, strlen(j->app_id), j->channel, strlen(j->channel));
-	if (n < 0 || !swb_bridge_park_needed(b, name, (size_t)n))
-		return false;
 	Swb__EdgeMsg em = SWB__EDGE_MSG__INIT;
 	em.body_case = SWB__EDGE_MSG__BODY_PRESENCE_JOIN;
 	em.presence_join = (Swb__PresenceJoin *)j;
-	if (swb_bridge_park(b, pipe_id, name, (size_t)n, &em) < 0)
+	int rc = swb_bridge_park_until_subscribed(b, pipe_id, j->app_id, j->channel, &em);
+	if (rc < 0)
 		answer(b, pipe_id, j->request_id, "bridge overloaded", NULL);
-	return true;
+	return rc != 0;
 }
 
 /* Record the join in this host's memory. When the host-local bound refuses
