@@ -16,6 +16,17 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+int swb_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int swb_hmac_sha256_hex(const char *key, size_t keylen, const void *msg, size_t msglen, char *out)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];

@@ -27,16 +27,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "crypto.h"
 
 /* Decode arg into a new buffer (*len bytes); NULL on a bad argument. */
 static unsigned char *decode(const char *arg, size_t *len)
@@ -68,7 +59,7 @@ static unsigned char *decode(const char *arg, size_t *len)
 		return NULL;
 	unsigned char *b = malloc(n / 2 + 1);
 	for (size_t i = 0; b && i < n / 2; i++) {
-		int hi = hexval(arg[2 * i]), lo = hexval(arg[2 * i + 1]);
+		int hi = swb_hex_digit(arg[2 * i]), lo = swb_hex_digit(arg[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			free(b);
 			return NULL;
