@@ -213,13 +213,19 @@ static int write_queue(swb_edge *e, swb_edge_conn *c)
 	return 0;
 }
 
+/* Whether queued frames may be written now, outside SERVER_WRITEABLE: not
+ * when a close or ping must go first (from SERVER_WRITEABLE), nor while
+ * lws holds part of an earlier write. */
+static bool writable_now(swb_edge_conn *c)
+{
+	return !c->close_code && !c->ping_due && !lws_partial_buffered(c->wsi);
+}
+
 void swb_edge_conn_flush(swb_edge *e, swb_edge_conn *c)
 {
 	if (!c->q_n)
 		return;
-	/* a close or ping goes first, from SERVER_WRITEABLE; so does a
-	 * partly written frame */
-	if (c->close_code || c->ping_due || lws_partial_buffered(c->wsi)) {
+	if (!writable_now(c)) {
 		lws_callback_on_writable(c->wsi);
 		return;
 	}
@@ -238,7 +244,7 @@ void swb_edge_conn_flush(swb_edge *e, swb_edge_conn *c)
  * does it) and give the frame's wire bytes. */
 bool swb_edge_conn_one_frame(swb_edge_conn *c, const unsigned char **p, size_t *len)
 {
-	if (c->q_n != 1 || c->close_code || c->ping_due || lws_is_ssl(c->wsi) || lws_partial_buffered(c->wsi))
+	if (c->q_n != 1 || lws_is_ssl(c->wsi) || !writable_now(c))
 		return false;
 	swb_buf *b = c->q[c->q_head];
 	unsigned char h[10];
