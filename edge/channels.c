@@ -10,6 +10,7 @@ void swb_edge_chans_init(swb_edge_chans *x)
 {
 	x->by_key = NULL;
 	x->waiting = 0;
+	x->members = 0;
 }
 
 void swb_edge_chans_fini(swb_edge_chans *x)
@@ -21,6 +22,7 @@ void swb_edge_chans_fini(swb_edge_chans *x)
 		free(c);
 	}
 	x->waiting = 0;
+	x->members = 0;
 }
 
 size_t swb_edge_chans_count(const swb_edge_chans *x) { return HASH_COUNT(x->by_key); }
@@ -123,6 +125,7 @@ int swb_edge_chan_add(swb_edge_chans *x, swb_edge_subs *subs, uint32_t max, cons
 	subs->v[subs->n] = (swb_edge_sub){ .chan = c, .pos = c->n };
 	c->n++;
 	subs->n++;
+	x->members++;
 	if (*waiting) {
 		c->n_waiting++;
 		x->waiting++;
@@ -140,6 +143,7 @@ static void remove_at(swb_edge_chans *x, swb_edge_subs *subs, uint32_t i, swb_ed
 		c->n_waiting--;
 		x->waiting--;
 	}
+	x->members--;
 	/* channel side */
 	c->members[pos] = c->members[--c->n];
 	if (pos < c->n)

@@ -56,6 +56,7 @@ typedef struct swb_edge_chan {
 typedef struct swb_edge_chans {
 	swb_edge_chan *by_key;
 	size_t waiting;               /* waiting members over all channels */
+	size_t members;               /* members over all channels: every subscriber's subs.n summed */
 } swb_edge_chans;
 
 /* Called for a channel that just lost its last local subscriber, before it

@@ -61,8 +61,9 @@ swb_edge_conn *swb_edge_conn_new(swb_edge *e, struct lws *wsi)
 	return c;
 }
 
-static void queue_clear(swb_edge_conn *c)
+static void queue_clear(swb_edge *e, swb_edge_conn *c)
 {
+	e->queued_bytes -= c->q_bytes;
 	while (c->q_n) {
 		swb_buf_unref(c->q[c->q_head]);
 		c->q_head = (c->q_head + 1) % c->q_cap;
@@ -87,7 +88,7 @@ void swb_edge_conn_free(swb_edge *e, swb_edge_conn *c)
 	list_unlink(e, c);
 	swb_edge_wire_forget(e, c);
 	HASH_DEL(e->by_sid, c);
-	queue_clear(c);
+	queue_clear(e, c);
 	free(c->q);
 	free(c->rx);
 	free(c);
@@ -101,7 +102,7 @@ swb_edge_conn *swb_edge_conn_by_socket_id(swb_edge *e, const char *sid, size_t n
 	return c;
 }
 
-static int queue_push(swb_edge_conn *c, swb_buf *b)
+static int queue_push(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 {
 	if (c->q_n == c->q_cap) {
 		uint32_t ncap = c->q_cap ? c->q_cap * 2 : 4;
@@ -118,6 +119,7 @@ static int queue_push(swb_edge_conn *c, swb_buf *b)
 	c->q[(c->q_head + c->q_n) % c->q_cap] = swb_buf_ref(b);
 	c->q_n++;
 	c->q_bytes += b->len;
+	e->queued_bytes += b->len;
 	return 0;
 }
 
@@ -136,7 +138,7 @@ static int swb_edge_conn_send_queued(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 		swb_edge_conn_close(e, c, 4100, "Slow consumer: send queue over limit", true);
 		return -1;
 	}
-	if (queue_push(c, b) < 0) {
+	if (queue_push(e, c, b) < 0) {
 		swb_edge_conn_close(e, c, 1011, "Out of memory", true);
 		return -1;
 	}
@@ -161,12 +163,13 @@ int swb_edge_conn_deliver(swb_edge *e, swb_edge_conn *c, swb_buf *b)
 	return 0;
 }
 
-static swb_buf *queue_pop(swb_edge_conn *c)
+static swb_buf *queue_pop(swb_edge *e, swb_edge_conn *c)
 {
 	swb_buf *b = c->q[c->q_head];
 	c->q_head = (c->q_head + 1) % c->q_cap;
 	c->q_n--;
 	c->q_bytes -= b->len;
+	e->queued_bytes -= b->len;
 	return b;
 }
 
@@ -181,7 +184,7 @@ static int write_some(swb_edge *e, swb_edge_conn *c)
 	size_t first = swb_edge_wire_size(b->len);
 	if (c->q_n == 1 || first + swb_edge_wire_size(c->q[(c->q_head + 1) % c->q_cap]->len) >
 				  SWB_EDGE_COALESCE_MAX) {
-		b = queue_pop(c);
+		b = queue_pop(e, c);
 		int n = lws_write(c->wsi, swb_buf_payload(b), b->len, LWS_WRITE_TEXT);
 		e->st.messages_out++;
 		e->st.bytes_out += b->len;
@@ -190,7 +193,7 @@ static int write_some(swb_edge *e, swb_edge_conn *c)
 	}
 	size_t used = 0;
 	while (c->q_n && used + swb_edge_wire_size(c->q[c->q_head]->len) <= SWB_EDGE_COALESCE_MAX) {
-		b = queue_pop(c);
+		b = queue_pop(e, c);
 		used += swb_edge_wire_frame(pack + LWS_PRE + used, swb_buf_payload(b), b->len);
 		e->st.messages_out++;
 		e->st.bytes_out += b->len;
@@ -285,7 +288,7 @@ void swb_edge_conn_one_frame_sent(swb_edge *e, swb_edge_conn *c, const unsigned 
 		if (!tmp || rc < 0)
 			rc = -1;
 	}
-	swb_buf *b = queue_pop(c); /* on the wire, whole or (the rest with lws) in part */
+	swb_buf *b = queue_pop(e, c); /* on the wire, whole or (the rest with lws) in part */
 	e->st.messages_out++;
 	e->st.bytes_out += b->len;
 	swb_buf_unref(b);
@@ -311,7 +314,7 @@ void swb_edge_conn_close(swb_edge *e, swb_edge_conn *c, int code, const char *re
 	c->close_code = code;
 	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
 	if (drop)
-		queue_clear(c);
+		queue_clear(e, c);
 	list_unlink(e, c);
 	/* If the peer never lets us write the close frame, lws kills it. */
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, SWB_EDGE_CLOSE_GRACE_S);

@@ -158,7 +158,7 @@ typedef struct swb_edge_stats {
 	uint64_t tls_reloads, tls_reload_failures;
 } swb_edge_stats;
 
-/* metrics.c: per-scrape / per-EdgeStats walk over the connections. */
+/* metrics.c: totals for a scrape and for EdgeStats (running sums, O(1)). */
 typedef struct swb_edge_sample_t {
 	uint64_t subscriptions, queued_bytes;
 } swb_edge_sample_t;
@@ -179,6 +179,7 @@ typedef struct swb_edge {
 	swb_edge_conn *by_sid;       /* uthash: socket_id -> conn */
 	swb_edge_list active, pinged;
 	swb_edge_chans chans;
+	size_t queued_bytes;         /* every connection's q_bytes summed (conn.c) */
 	swb_edge_link *link;
 	swb_edge_http *pending;      /* uthash: request_id -> waiting request */
 	swb_edge_pres *pres_pending; /* uthash: request_id -> presence join awaiting PresenceJoined */

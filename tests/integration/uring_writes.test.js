@@ -108,5 +108,21 @@ c.test('a client whose socket fills up gets everything in order once it reads ag
   assert.deepEqual(idsOf(slow), ids);
   assert.deepEqual(idsOf(fast), ids);
   assert.equal(slow.closeCode, null);
+  /* the gauge is a running sum (conn.c): back at 0 once everything is written */
+  await waitFor(async () => (await metric(uring, 'swb_edge_send_queue_bytes')) === 0, { what: 'swb_edge_send_queue_bytes back at 0' });
   console.log(`# ${ids.length} events of 9 KB; partial io_uring sends: ${await metric(uring, 'swb_edge_uring_partial_sends_total') - partial0}`);
+});
+
+c.test('the send-queue gauge forgets the frames of a client that goes away with frames queued', async () => {
+  const [gone] = await subscribers(uring, 1);
+  gone.pause();
+  let queued = 0;
+  for (let n = 0; queued === 0 && n < 3000; n += 50) {
+    await publishAll(Array.from({ length: 50 }, (_, i) => `${uniqueId('g')}-${n + i}`), () => 9000);
+    queued = await metric(uring, 'swb_edge_send_queue_bytes');
+  }
+  assert.ok(queued > 0, 'the paused client never had frames queued on the edge');
+  gone.destroy();
+  await waitFor(async () => (await metric(uring, 'swb_edge_send_queue_bytes')) === 0,
+    { what: `swb_edge_send_queue_bytes back at 0 after the close (was ${queued})` });
 });

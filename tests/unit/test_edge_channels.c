@@ -39,6 +39,15 @@ static void check_consistent(swb_edge_subs **all, int n)
 	}
 }
 
+/* The index's running member count is every subscriber's subs.n summed. */
+static void check_members(const swb_edge_chans *x, swb_edge_subs **all, int n)
+{
+	size_t sum = 0;
+	for (int i = 0; i < n; i++)
+		sum += all[i]->n;
+	assert_int_equal(x->members, sum);
+}
+
 static void test_first_last(void **state)
 {
 	swb_edge_chans x;
@@ -52,11 +61,14 @@ static void test_first_last(void **state)
 	assert_false(first);
 	assert_int_equal(ADD(&x, &a, "news", &first), -EEXIST);
 	assert_int_equal(swb_edge_chans_count(&x), 1);
+	assert_int_equal(x.members, 2);
 	assert_int_equal(REM(&x, &a, "news"), 0);
+	assert_int_equal(x.members, 1);
 	assert_int_equal(gone_count, 0);
 	assert_int_equal(REM(&x, &a, "news"), -ENOENT);
 	assert_int_equal(REM(&x, &a, "other"), -ENOENT);
 	assert_int_equal(REM(&x, &b, "news"), 0);
+	assert_int_equal(x.members, 0);
 	assert_int_equal(gone_count, 1);
 	assert_string_equal(gone_name, "news");
 	assert_int_equal(swb_edge_chans_count(&x), 0);
@@ -107,21 +119,26 @@ static void test_swap_remove_many(void **state)
 		}
 	}
 	check_consistent(all, N);
+	check_members(&x, all, N);
+	assert_int_equal(x.members, N * C);
 	/* remove in an interleaved order and keep checking */
 	for (int i = 0; i < N; i += 2) {
 		snprintf(name, sizeof(name), "ch%d", i % C);
 		assert_int_equal(REM(&x, &subs[i], name), 0);
 		check_consistent(all, N);
+		check_members(&x, all, N);
 	}
 	for (int i = 1; i < N; i += 2) {
 		swb_edge_chan_remove_all(&x, &subs[i], on_gone, &gone_count);
 		check_consistent(all, N);
+		check_members(&x, all, N);
 	}
 	assert_int_equal(gone_count, 0);
 	for (int i = 0; i < N; i += 2)
 		swb_edge_chan_remove_all(&x, &subs[i], on_gone, &gone_count);
 	assert_int_equal(gone_count, C);
 	assert_int_equal(swb_edge_chans_count(&x), 0);
+	assert_int_equal(x.members, 0);
 	swb_edge_chans_fini(&x);
 }
 
@@ -135,6 +152,7 @@ static void test_cap(void **state)
 	assert_int_equal(swb_edge_chan_add(&x, &a, 2, "app", 3, "b", 1, false, &first, NULL), 0);
 	assert_int_equal(swb_edge_chan_add(&x, &a, 2, "app", 3, "c", 1, false, &first, NULL), -E2BIG);
 	assert_int_equal(swb_edge_chans_count(&x), 2);
+	assert_int_equal(x.members, 2);
 	swb_edge_chan_remove_all(&x, &a, NULL, NULL);
 	swb_edge_chans_fini(&x);
 }
