@@ -268,6 +268,8 @@ int swb_edge_conn_deliver(swb_edge *e, swb_edge_conn *c, swb_buf *b);
 void swb_edge_conn_flush(swb_edge *e, swb_edge_conn *c);
 bool swb_edge_conn_one_frame(swb_edge_conn *c, const unsigned char **p, size_t *len);
 void swb_edge_conn_one_frame_sent(swb_edge *e, swb_edge_conn *c, const unsigned char *p, size_t len, int res);
+/* Close c at once without writing anything more (its stream state is unknown). */
+void swb_edge_conn_abort(swb_edge *e, swb_edge_conn *c, const char *reason);
 
 /* uring.c: the single-frame connections of a wire.c flush, sent in one
  * io_uring_enter. init: 0, or -1 (then add() declines everything). */
