@@ -14,10 +14,10 @@
  * waiting one with the seq of its last add (want_seq): the answer to
  * either the lost add or the re-sent one confirms it. A set larger than
  * SWB_EDGE_SYNC_CHUNK goes in chunks (InterestSync.more / continued) when
- * the bridge said Welcome.sync_chunks; an older bridge gets the first
- * chunk as the sync and the rest as Interest adds, as on a new pipe. Any
- * send failing keeps the set dirty for the next try. When the link goes
- * down the episode ends: the next pipe's Hello + InterestSync carries it.
+ * the bridge said Welcome.sync_chunks; an older bridge gets only the adds
+ * (send_adds says why). Any send failing keeps the set dirty for the
+ * next try. When the link goes down the episode ends: the next pipe's
+ * Hello + InterestSync carries it.
  * Logged once per episode (start, end); counted in e->st.interest_resyncs.
  *
  * Owns e->resync (its timer included). */
@@ -88,32 +88,42 @@ static int send_chunk(swb_edge *e, Swb__Interest **ptrs, size_t n, bool more, bo
 	return swb_edge_link_send(e, &m);
 }
 
-/* The rest of the set after the first chunk, for a bridge without chunks. */
-static int send_rest_as_adds(swb_edge *e, size_t skip)
+/* A set too big for one InterestSync, to a bridge that cannot take it in
+ * chunks: a replacement would drop (and UNSUBSCRIBE) every channel beyond
+ * the first chunk until its Interest add follows, and those adds may not
+ * all fit in the send queue either. So only the adds are re-sent (for
+ * the channels still waiting, or all with a bridge that confirms
+ * nothing): they change nothing for channels the bridge has. A lost
+ * remove stays until the next pipe (logged). */
+static int send_adds(swb_edge *e)
 {
-	size_t i = 0;
 	uint64_t before = e->resync.failed_sends;
 	swb_edge_chan *c, *tmp;
 	HASH_ITER(hh, e->chans.by_key, c, tmp) {
-		if (i++ >= skip)
+		if (!c->ready || e->bridge_legacy)
 			swb_edge_link_interest(e, c->app_id, c->app_len, c->name, c->name_len, true,
 					       c->ready ? 0 : c->want_seq);
+		if (e->resync.failed_sends != before)
+			return -1; /* the queue is full again: the next try goes on */
 	}
-	return e->resync.failed_sends == before ? 0 : -1;
+	swb_warn("the bridge takes no chunked InterestSync: re-sent the Interest adds only; a lost remove "
+		 "stays until the bridge link reconnects");
+	return 0;
 }
 
 /* The whole set: 0 when every message went out. */
 static int send_set(swb_edge *e)
 {
 	size_t total = swb_edge_chans_count(&e->chans);
+	if (total > SWB_EDGE_SYNC_CHUNK && !e->bridge_sync_chunks)
+		return send_adds(e);
 	size_t cap = total < SWB_EDGE_SYNC_CHUNK ? total : SWB_EDGE_SYNC_CHUNK, n = 0, sent = 0;
-	bool chunks = e->bridge_sync_chunks;
 	Swb__Interest *items = calloc(cap ? cap : 1, sizeof(*items));
 	Swb__Interest **ptrs = calloc(cap ? cap : 1, sizeof(*ptrs));
 	int rc = items && ptrs ? 0 : -1;
 	swb_edge_chan *c, *tmp;
 	HASH_ITER(hh, e->chans.by_key, c, tmp) {
-		if (rc < 0 || (!chunks && sent))
+		if (rc < 0)
 			break;
 		swb__interest__init(&items[n]);
 		items[n].app_id = (char *)c->app_id;
@@ -122,18 +132,15 @@ static int send_set(swb_edge *e)
 		items[n].seq = c->ready ? 0 : c->want_seq;
 		ptrs[n] = &items[n];
 		if (++n == cap) {
-			rc = send_chunk(e, ptrs, n, chunks && sent + n < total, sent > 0);
+			rc = send_chunk(e, ptrs, n, sent + n < total, sent > 0);
 			sent += n;
 			n = 0;
 		}
 	}
 	if (rc == 0 && (n || !total)) /* the last part, or the empty set */
 		rc = send_chunk(e, ptrs, n, false, sent > 0);
-	sent += n;
 	free(items);
 	free(ptrs);
-	if (rc == 0 && sent < total)
-		rc = send_rest_as_adds(e, sent);
 	return rc;
 }
 
