@@ -52,5 +52,21 @@ for mode in frames hostile; do
     fail=1
   fi
 done
+for t in pair1 push0 unix; do # swb-nng-hop: every message arrives, the report names it
+  echo "==== swb-nng-hop --transport $t"
+  if ! timeout 30 "$BIN_DIR/swb-nng-hop" --transport "$t" --rate 2000 --count 300 --warmup 20 --json >"$OUT/hop-$t.json" ||
+    ! node -e '
+    const [file, t] = process.argv.slice(1);
+    const r = JSON.parse(require("fs").readFileSync(file, "utf8"));
+    const bad = [];
+    if (r.transport !== t) bad.push(`transport=${r.transport}`);
+    if (r.received !== 300 || r.out_of_order !== 0) bad.push(`received=${r.received} out_of_order=${r.out_of_order}`);
+    if (!(r.latency_us.p50 > 0 && r.latency_us.p50 <= r.latency_us.p99 && r.latency_us.p99 <= r.latency_us.max)) bad.push("percentiles");
+    if (!(r.receiver.cpu_us_per_msg > 0)) bad.push("receiver cpu");
+    if (bad.length) { console.log(`FAIL: swb-nng-hop ${t}: ${bad.join(", ")}`); process.exit(1); }
+    console.log(`ok: swb-nng-hop ${t}: 300 of 300`);' "$OUT/hop-$t.json" "$t"; then
+    fail=1
+  fi
+done
 [ $fail = 0 ] && echo "bench.smoke: all scenarios passed"
 exit $fail
