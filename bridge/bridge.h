@@ -148,6 +148,7 @@ typedef struct swb_bridge_edge {
 	char reload_error[256];
 	swb_bridge_appcount *all_apps; /* EdgeStats.app_connections (owned) */
 	size_t n_all_apps;
+	uint32_t sync_gen; /* a chunked InterestSync under way (more=true seen): its generation, 0 = none */
 	UT_hash_handle hh;
 } swb_bridge_edge;
 
@@ -367,6 +368,10 @@ bool swb_bridge_hold_take(swb_bridge *b, uint32_t pipe_id, const char *name, siz
 /* The edge's last local subscriber left while a join of it is held: keep
  * the interest until the join is answered (true if deferred). */
 bool swb_bridge_hold_defer_remove(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len);
+/* Before an InterestSync of pipe_id ends (generation gen): the channels
+ * its presence joins hold stay, decided at release as for a deferred
+ * remove when the sync did not name them. */
+void swb_bridge_hold_sync_keep(swb_bridge *b, uint32_t pipe_id, uint32_t gen);
 void swb_bridge_hold_edge_gone(swb_bridge *b, uint32_t pipe_id); /* 0: all */
 
 /* park.c: presence joins and cache reads waiting for their channel's SUBSCRIBE to be

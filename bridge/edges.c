@@ -79,6 +79,7 @@ static void send_welcome(swb_bridge *b, uint32_t pipe_id)
 	Swb__Welcome w = SWB__WELCOME__INIT;
 	w.host_id = (char *)b->host_id;
 	w.proto_version = SWB_PROTO_VERSION;
+	w.sync_chunks = true;
 	Swb__BridgeMsg bm = SWB__BRIDGE_MSG__INIT;
 	bm.body_case = SWB__BRIDGE_MSG__BODY_WELCOME;
 	bm.welcome = &w;
@@ -190,9 +191,12 @@ static void on_interest(swb_bridge *b, uint32_t id, const Swb__Interest *in)
 	}
 }
 
-static void on_sync(swb_bridge *b, uint32_t id, const Swb__InterestSync *s)
+/* InterestSync: replaces the edge's set, at once or (more=true chunks)
+ * at the last chunk. Sent on every new pipe and again on a live link
+ * when the edge could not send an Interest (edge/interest_resync.c). */
+static void on_sync(swb_bridge *b, swb_bridge_edge *e, uint32_t id, const Swb__InterestSync *s)
 {
-	uint32_t gen = swb_bridge_interest_sync_begin(&b->interest);
+	uint32_t gen = s->continued && e->sync_gen ? e->sync_gen : swb_bridge_interest_sync_begin(&b->interest);
 	for (size_t i = 0; i < s->n_channels; i++) {
 		const Swb__Interest *in = s->channels[i];
 		char name[SWB_BRIDGE_CHAN_NAME_MAX + 1];
@@ -204,8 +208,12 @@ static void on_sync(swb_bridge *b, uint32_t id, const Swb__InterestSync *s)
 		else
 			swb_bridge_ready_added(b, id, name, (size_t)n);
 	}
+	e->sync_gen = s->more ? gen : 0;
+	if (s->more)
+		return;
+	swb_bridge_hold_sync_keep(b, id, gen);
 	swb_bridge_interest_sync_end(&b->interest, id, gen);
-	swb_debug("edge pipe %u synced %zu channels", id, s->n_channels);
+	swb_debug("edge pipe %u synced (last chunk: %zu channels)", id, s->n_channels);
 }
 
 /* EdgeStats.app_connections: connections per app (swbctl connections).
@@ -269,7 +277,7 @@ static void dispatch(swb_bridge *b, uint32_t id, Swb__EdgeMsg *em)
 		on_interest(b, id, em->interest);
 		break;
 	case SWB__EDGE_MSG__BODY_SYNC:
-		on_sync(b, id, em->sync);
+		on_sync(b, e, id, em->sync);
 		break;
 	case SWB__EDGE_MSG__BODY_PUBLISH:
 		swb_bridge_publish(b, id, em->publish);

@@ -102,6 +102,21 @@ bool swb_bridge_hold_defer_remove(swb_bridge *b, uint32_t pipe_id, const char *n
 	return h != NULL;
 }
 
+void swb_bridge_hold_sync_keep(swb_bridge *b, uint32_t pipe_id, uint32_t gen)
+{
+	swb_bridge_hold *h, *tmp;
+	HASH_ITER(hh, b->holds, h, tmp) {
+		if (h->pipe_id != pipe_id)
+			continue;
+		swb_bridge_chan *ch = swb_bridge_interest_find(&b->interest, h->key + 4, h->key_len - 4);
+		swb_bridge_member *m = ch ? swb_bridge_interest_member(ch, pipe_id) : NULL;
+		if (m && m->gen != gen) {
+			m->gen = gen;
+			h->provisional = true;
+		}
+	}
+}
+
 void swb_bridge_hold_end(swb_bridge *b, uint32_t pipe_id, const char *name, size_t len, bool ok)
 {
 	swb_bridge_hold *h = hold_find(b, pipe_id, name, len);

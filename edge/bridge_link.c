@@ -34,7 +34,6 @@
 #include "switchboard.pb-c.h"
 #include "util.h"
 
-#define SYNC_CHUNK 2000      /* channels per InterestSync; the rest follow as Interest */
 #define RECV_BATCH 256       /* messages per poll callback */
 
 struct swb_edge_link {
@@ -156,7 +155,7 @@ static void send_hello(swb_edge_link *l)
 static void send_sync(swb_edge_link *l)
 {
 	swb_edge *e = l->e;
-	size_t total = swb_edge_chans_count(&e->chans), n = total < SYNC_CHUNK ? total : SYNC_CHUNK, i = 0;
+	size_t total = swb_edge_chans_count(&e->chans), n = total < SWB_EDGE_SYNC_CHUNK ? total : SWB_EDGE_SYNC_CHUNK, i = 0;
 	Swb__Interest *items = calloc(n ? n : 1, sizeof(*items));
 	Swb__Interest **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
 	if (!items || !ptrs) {
@@ -182,7 +181,8 @@ static void send_sync(swb_edge_link *l)
 	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
 	m.body_case = SWB__EDGE_MSG__BODY_SYNC;
 	m.sync = &s;
-	send_edge_msg(l, &m);
+	if (send_edge_msg(l, &m) < 0)
+		swb_edge_resync_needed(e, "the InterestSync");
 	free(items);
 	free(ptrs);
 	i = 0;
@@ -213,7 +213,9 @@ static void on_pipe_change(uv_async_t *a)
 		swb_edge_presence_link_down(l->e);
 		swb_edge_cache_clear(l->e);
 		swb_edge_subwait_link_down(l->e);
+		l->e->bridge_sync_chunks = false; /* the next bridge's Welcome says */
 	}
+	swb_edge_resync_link_changed(l->e);
 	if (now_up) {
 		l->up = true;
 		send_hello(l);
@@ -353,6 +355,7 @@ static void handle_bridge_msg(swb_edge *e, const uint8_t *p, size_t n, bool in_b
 				 m->welcome->host_id ? m->welcome->host_id : "?", m->welcome->proto_version);
 		if (e->link)
 			e->link->welcomed = true;
+		e->bridge_sync_chunks = m->welcome->sync_chunks;
 		swb_edge_subwait_welcome(e, m->welcome->proto_version);
 		break;
 	case SWB__BRIDGE_MSG__BODY_DELIVER:
@@ -464,6 +467,7 @@ int swb_edge_link_start(swb_edge *e)
 	uv_async_init(&e->loop, &l->async, on_pipe_change);
 	l->async.data = l;
 	l->open_handles = 1;
+	swb_edge_resync_init(e);
 	return open_socket(l);
 }
 
@@ -482,6 +486,7 @@ void swb_edge_link_stop(swb_edge *e)
 	if (!l)
 		return;
 	e->link = NULL;
+	swb_edge_resync_fini(e);
 	pthread_mutex_lock(&l->mu);
 	l->closing = true;
 	pthread_mutex_unlock(&l->mu);
@@ -530,7 +535,8 @@ void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const 
 	Swb__EdgeMsg m = SWB__EDGE_MSG__INIT;
 	m.body_case = SWB__EDGE_MSG__BODY_INTEREST;
 	m.interest = &in;
-	send_edge_msg(e->link, &m);
+	if (send_edge_msg(e->link, &m) < 0)
+		swb_edge_resync_needed(e, add ? "an Interest (add)" : "an Interest (remove)");
 }
 
 int swb_edge_link_publish(swb_edge *e, uint64_t request_id, const char *app_id,

@@ -321,6 +321,23 @@ void swb_edge_conn_close(swb_edge *e, swb_edge_conn *c, int code, const char *re
 	lws_callback_on_writable(c->wsi);
 }
 
+/* Drop c without writing another byte, not even a close frame: its byte
+ * stream is in an unknown state (uring.c: a send whose outcome was lost;
+ * it may have left part of a frame on the wire). lws closes the socket on
+ * its next service; the queue goes now. */
+void swb_edge_conn_abort(swb_edge *e, swb_edge_conn *c, const char *reason)
+{
+	if (!c->close_code) {
+		c->close_code = 1006;
+		snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+	}
+	c->close_sent = true; /* write_close() writes nothing */
+	c->ping_due = false;
+	queue_clear(e, c);
+	list_unlink(e, c);
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 void swb_edge_conn_activity(swb_edge *e, swb_edge_conn *c)
 {
 	if (c->close_code)

@@ -156,7 +156,20 @@ typedef struct swb_edge_stats {
 	uint64_t fragment_floods;     /* messages over SWB_EDGE_MAX_FRAGMENTS frames (1008) */
 	uint64_t pings;               /* pusher:ping messages answered */
 	uint64_t tls_reloads, tls_reload_failures;
+	uint64_t interest_resyncs;    /* interest sets re-sent after a lost Interest (interest_resync.c) */
+	uint64_t uring_aborts;        /* connections closed: io_uring send outcome unknown (uring.c) */
 } swb_edge_stats;
+
+#define SWB_EDGE_SYNC_CHUNK 2000     /* channels per InterestSync (message) */
+
+/* interest_resync.c: the state of an interest resync. */
+typedef struct swb_edge_resync {
+	uv_timer_t timer;
+	bool inited;
+	bool dirty;                  /* an Interest was lost: the set must be re-sent */
+	uint64_t backoff_ms;
+	uint64_t failed_sends;       /* this episode */
+} swb_edge_resync;
 
 /* metrics.c: totals for a scrape and for EdgeStats (running sums, O(1)). */
 typedef struct swb_edge_sample_t {
@@ -201,6 +214,8 @@ typedef struct swb_edge {
 	uint64_t next_request_id;
 	uint64_t interest_seq;       /* sub_wait.c: last Interest.seq stamped */
 	bool bridge_legacy;          /* sub_wait.c: the bridge sends no InterestReady */
+	bool bridge_sync_chunks;     /* Welcome.sync_chunks of the current bridge */
+	swb_edge_resync resync;      /* interest_resync.c */
 	swb_edge_stats st;
 	struct swb_edge_metrics *metrics; /* metrics.c (owned) */
 	uint64_t start_ms;
@@ -254,6 +269,8 @@ int swb_edge_conn_deliver(swb_edge *e, swb_edge_conn *c, swb_buf *b);
 void swb_edge_conn_flush(swb_edge *e, swb_edge_conn *c);
 bool swb_edge_conn_one_frame(swb_edge_conn *c, const unsigned char **p, size_t *len);
 void swb_edge_conn_one_frame_sent(swb_edge *e, swb_edge_conn *c, const unsigned char *p, size_t len, int res);
+/* Close c at once without writing anything more (its stream state is unknown). */
+void swb_edge_conn_abort(swb_edge *e, swb_edge_conn *c, const char *reason);
 
 /* uring.c: the single-frame connections of a wire.c flush, sent in one
  * io_uring_enter. init: 0, or -1 (then add() declines everything). */
@@ -424,7 +441,16 @@ bool swb_edge_link_up(const swb_edge *e);
 /* The bridge's last BridgeHealth: Redis connected and its pub/sub probe
  * coming back (true until a bridge says otherwise). */
 bool swb_edge_link_bridge_ready(const swb_edge *e, const char **why);
-/* Interest add (seq: swb_edge_subwait_stamp) or remove (seq 0). */
+/* interest_resync.c: re-sending the interest set after a lost Interest. */
+void swb_edge_resync_init(swb_edge *e);
+void swb_edge_resync_fini(swb_edge *e);
+/* what (for the log) could not be sent: mark the set dirty, retry soon. */
+void swb_edge_resync_needed(swb_edge *e, const char *what);
+/* A new pipe (or none): its Hello + InterestSync replace a pending resync. */
+void swb_edge_resync_link_changed(swb_edge *e);
+
+/* Interest add (seq: swb_edge_subwait_stamp) or remove (seq 0). A send
+ * that fails is made good by a resync (interest_resync.c). */
 void swb_edge_link_interest(swb_edge *e, const char *app, size_t app_len, const char *ch, size_t ch_len,
 			    bool add, uint64_t seq);
 /* 0 sent, -1 not connected / failed. */

@@ -19,7 +19,7 @@ typedef struct swb_edge_metrics {
 	swb_metric *conns_total, *msgs_in, *msgs_out, *bytes_in, *bytes_out, *drops, *slow, *bad_frames,
 		*bad_deliveries, *link_fail, *publishes, *publish_fail, *auth, *client_events, *client_rejected,
 		*pjoins, *pjoin_fail, *wh_sent, *wh_failed, *wh_dropped, *accept_fail, *coalesced,
-		*uring_sends, *uring_submits, *partial_sends;
+		*uring_sends, *uring_submits, *partial_sends, *uring_aborts, *resyncs;
 	swb_metric *http, *latency, *ipc_restarts, *subs_waiting, *sub_waits;
 	swb_metric *hostile[9]; /* issue #6, in the order of hostile_counters() */
 } swb_edge_metrics;
@@ -103,6 +103,10 @@ static void register_all(swb_edge_metrics *m)
 	m->uring_submits = counter(m, "swb_edge_uring_submits_total", "io_uring_enter calls that carried them");
 	m->partial_sends = counter(m, "swb_edge_uring_partial_sends_total",
 				   "io_uring sends the socket took only part of (lws sent the rest)");
+	m->uring_aborts = counter(m, "swb_edge_uring_aborts_total",
+				  "connections closed because the io_uring ring failed with their send's outcome unknown");
+	m->resyncs = counter(m, "swb_edge_interest_resyncs_total",
+			     "interest sets re-sent to the bridge because an Interest could not be sent");
 	m->http = swb_metrics_add(&m->reg, SWB_METRIC_COUNTER, "swb_edge_http_requests_total",
 				  "HTTP requests answered (API, /metrics, /healthz, /readyz), by status code", "code",
 				  16, NULL, 0);
@@ -211,6 +215,8 @@ static void update(swb_edge *e, swb_edge_metrics *m)
 	SET(uring_sends, st->uring_sends);
 	SET(uring_submits, st->uring_submits);
 	SET(partial_sends, st->partial_sends);
+	SET(uring_aborts, st->uring_aborts);
+	SET(resyncs, st->interest_resyncs);
 #undef SET
 	swb_metric_set(m->auth, "websocket", (double)st->auth_failures);
 	swb_metric_set(m->auth, "http_api", (double)st->api_auth_failures);

@@ -11,7 +11,9 @@
  * of the channel at once, in member order. Each add (Interest and each
  * InterestSync entry) is stamped with a new seq (swb_edge.interest_seq);
  * an InterestReady for an older add (the channel was dropped and re-added
- * meanwhile, or a previous bridge's) is ignored. When the bridge link goes
+ * meanwhile, or a previous bridge's) is ignored. A resync after a lost
+ * Interest (interest_resync.c) re-sends a waiting channel's add with the
+ * same want_seq: it is the same add, and either answer confirms it. When the bridge link goes
  * down no channel is ready any more: new subscribers wait for the next
  * bridge's confirmation of the replayed interest; told ones stay told. A
  * bridge older than proto_version 2 sends no InterestReady: its Welcome

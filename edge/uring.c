@@ -66,15 +66,57 @@ void swb_edge_uring_fini(swb_edge *e)
 	e->uring = NULL;
 }
 
-/* The ring failed as a whole (never seen; e.g. ENOMEM): no more io_uring.
- * The frames not reported stay queued and go out the plain way. */
-static void give_up(swb_edge *e, int err)
+/* Report the completion cqe (entry i of the batch) to conn.c. */
+static void report(swb_edge *e, struct io_uring_cqe *cqe)
 {
 	struct swb_edge_uring *u = e->uring;
-	swb_err("io_uring submit failed (%s): deliveries use plain send() from now on", strerror(err));
-	for (unsigned i = 0; i < u->n; i++)
-		if (u->ent[i].c)
-			lws_callback_on_writable(u->ent[i].c->wsi);
+	uint64_t i = io_uring_cqe_get_data64(cqe);
+	int res = cqe->res;
+	io_uring_cqe_seen(&u->ring, cqe);
+	if (i >= u->n || !u->ent[i].c)
+		return;
+	uring_ent en = u->ent[i];
+	u->ent[i].c = NULL; /* reported */
+	e->st.uring_sends++;
+	swb_edge_conn_one_frame_sent(e, en.c, en.p, en.len, res);
+}
+
+/* The ring failed as a whole (never seen; e.g. ENOMEM): no more io_uring.
+ * The kernel took entries [0, submitted) of the batch, in order. Every
+ * completion already posted is reported as usual (without waiting). A
+ * taken entry without one has an unknown outcome: sent, partly sent, or
+ * not at all. Handing its frame back to lws could send it twice or
+ * resend the head of a half-sent frame, corrupting the stream, so its
+ * connection is dropped without another byte (counted in uring_aborts).
+ * The entries the kernel never took go out the plain way: closing the
+ * ring discards them unsent. An aborted connection's frame may still be
+ * read by a send the kernel has in flight while the ring is torn down
+ * (with MSG_DONTWAIT the sends complete inside the submit, so only in
+ * theory); its bytes then go to a socket being closed anyway. */
+static void give_up(swb_edge *e, const char *what, int err, unsigned submitted)
+{
+	struct swb_edge_uring *u = e->uring;
+	struct io_uring_cqe *cqe;
+	unsigned aborted = 0, plain = 0;
+	for (unsigned k = 0; k < submitted && io_uring_peek_cqe(&u->ring, &cqe) == 0; k++)
+		report(e, cqe);
+	for (unsigned i = 0; i < u->n; i++) {
+		swb_edge_conn *c = u->ent[i].c;
+		if (!c)
+			continue;
+		u->ent[i].c = NULL;
+		if (i < submitted) {
+			swb_edge_conn_abort(e, c, "io_uring failed");
+			aborted++;
+		} else {
+			lws_callback_on_writable(c->wsi);
+			plain++;
+		}
+	}
+	e->st.uring_aborts += aborted;
+	swb_err("%s failed (%s): deliveries use plain send() from now on; %u connection(s) closed with a "
+		"send of unknown outcome, %u frame(s) go the plain way",
+		what, strerror(err), aborted, plain);
 	u->n = 0;
 	swb_edge_uring_fini(e);
 }
@@ -88,31 +130,27 @@ void swb_edge_uring_flush(swb_edge *e)
 	do
 		rv = io_uring_submit_and_wait(&u->ring, u->n);
 	while (rv == -EINTR);
-	if (rv < 0) {
-		give_up(e, -rv);
+	if (rv < 0) { /* the kernel took none */
+		give_up(e, "io_uring submit", -rv, 0);
 		return;
 	}
 	e->st.uring_submits++;
-	unsigned got = 0;
-	while (got < u->n) {
+	unsigned submitted = (unsigned)rv < u->n ? (unsigned)rv : u->n, got = 0;
+	while (got < submitted) {
 		struct io_uring_cqe *cqe;
 		rv = io_uring_wait_cqe(&u->ring, &cqe);
 		if (rv == -EINTR)
 			continue;
 		if (rv < 0) {
-			give_up(e, -rv);
+			give_up(e, "io_uring wait", -rv, submitted);
 			return;
 		}
-		uint64_t i = io_uring_cqe_get_data64(cqe);
-		int res = cqe->res;
-		io_uring_cqe_seen(&u->ring, cqe);
+		report(e, cqe);
 		got++;
-		if (i >= u->n || !u->ent[i].c)
-			continue;
-		uring_ent en = u->ent[i];
-		u->ent[i].c = NULL; /* reported */
-		e->st.uring_sends++;
-		swb_edge_conn_one_frame_sent(e, en.c, en.p, en.len, res);
+	}
+	if (submitted < u->n) { /* a short submit: the rest would go out with the next one */
+		give_up(e, "io_uring submit (short)", EAGAIN, submitted);
+		return;
 	}
 	u->n = 0;
 }
